@@ -1,0 +1,389 @@
+//! `ssinet-lab up|status|down|exec|partition|restore`: persistent namespace clusters from the
+//! shell. A lab made by `up` stays until `down`; it is recorded under `/run/ssinet-lab/<name>/`.
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use ssinet_lab::netns::{Lab, LabSpec, LabStatus, Routing, Segment, addressing, records};
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+/// The lab name used when `--name`/`--lab` is not given.
+const DEFAULT_LAB: &str = "ssinet";
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a namespace cluster that stays until `ssinet-lab down`.
+    Up(UpArgs),
+    /// List the labs, their namespaces and whether their links are healthy.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a lab (default: the one named `ssinet`) and everything it made.
+    Down {
+        /// The lab to remove.
+        name: Option<String>,
+        /// Remove every lab, and namespaces left behind by killed test runs.
+        #[arg(long, conflicts_with = "name")]
+        all: bool,
+    },
+    /// Run a command inside a lab namespace (through `ip netns exec`).
+    Exec {
+        /// A node number, `client` or `switch`.
+        target: String,
+        #[command(flatten)]
+        lab: LabArg,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Cut a node's links (detach its switch ports from the bridges).
+    Partition(PortArgs),
+    /// Reconnect a node's links.
+    Restore(PortArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Number of nodes.
+    #[arg(long, default_value_t = 3)]
+    nodes: u8,
+    /// Director-capable nodes, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    directors: Vec<u8>,
+    /// LVS forwarding written into cvip.conf.
+    #[arg(long, value_enum, default_value_t = RoutingArg::Dr)]
+    routing: RoutingArg,
+    /// The lab's name (namespaces are named `ssl-<name>-...`).
+    #[arg(long, default_value = DEFAULT_LAB)]
+    name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LabArg {
+    /// The lab (default: the only one, or `ssinet`).
+    #[arg(long = "lab")]
+    name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// The node number.
+    node: u8,
+    #[command(flatten)]
+    lab: LabArg,
+    /// Only this link (default: both).
+    #[arg(long, value_enum)]
+    segment: Option<SegmentArg>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoutingArg {
+    Dr,
+    Nat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SegmentArg {
+    Interconnect,
+    External,
+}
+
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Up(args) => up(args),
+        Command::Status { json } => status(json),
+        Command::Down { name, all } => down(name, all),
+        Command::Exec {
+            target,
+            lab,
+            command,
+        } => exec(&target, lab, &command),
+        Command::Partition(args) => ports(args, true),
+        Command::Restore(args) => ports(args, false),
+    }
+}
+
+fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let spec = LabSpec {
+        nodes: args.nodes,
+        directors: args.directors,
+        routing: match args.routing {
+            RoutingArg::Dr => Routing::Dr,
+            RoutingArg::Nat => Routing::Nat,
+        },
+        ..LabSpec::default()
+    };
+    let lab = Lab::up_persistent(&args.name, spec)
+        .with_context(|| format!("cannot build lab {:?}", args.name))?;
+    emit(&topology(&args.name, &lab))?;
+    check_config(&lab)
+}
+
+/// Runs `cvipctl config check` on the files the lab wrote, so a newcomer sees at once what ssinetd
+/// will read there. `cvipctl` is looked up beside this binary (cargo builds both into one dir).
+fn check_config(lab: &Lab) -> anyhow::Result<ExitCode> {
+    let cvipctl = std::env::current_exe()
+        .context("cannot find this program's path")?
+        .with_file_name("cvipctl");
+    if !cvipctl.exists() {
+        println!(
+            "config check skipped: no {} (build it with `cargo build -p cvipctl`)",
+            cvipctl.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let dir = lab.config_dir();
+    let mut command = std::process::Command::new(&cvipctl);
+    command
+        .args(["config", "check", "--clustertab"])
+        .arg(dir.join("clustertab"))
+        .arg("--cvip-conf")
+        .arg(dir.join("cvip.conf"))
+        // Always the lab's own path (absent in DR labs), never the host's /etc/default one.
+        .arg("--lvs-routing")
+        .arg(dir.join("lvs_routing"));
+    println!("\n$ cvipctl config check (on the lab's files)");
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run {}", cvipctl.display()))?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn topology(name: &str, lab: &Lab) -> String {
+    let mut text = String::new();
+    macro_rules! out {
+        ($($arg:tt)*) => { let _ = writeln!(text, $($arg)*); };
+    }
+    let spec = lab.spec();
+    let routing = match spec.routing {
+        Routing::Dr => "DR",
+        Routing::Nat => "NAT",
+    };
+    out!("lab {name}: {} nodes, {routing}", spec.nodes);
+    out!(
+        "{:<7} {:<22} {:<20} {:<22} ROLE",
+        "NODE",
+        "NAMESPACE",
+        "INTERCONNECT",
+        "EXTERNAL"
+    );
+    let len = addressing::PREFIX_LEN;
+    for node in lab.nodes() {
+        out!(
+            "{:<7} {:<22} {:<20} {:<22} {}",
+            node.number(),
+            node.netns().name(),
+            format!(
+                "{} {}/{len}",
+                node.interconnect_if(),
+                node.interconnect_ip()
+            ),
+            format!("{} {}/{len}", node.external_if(), node.external_ip()),
+            if node.is_director() {
+                "director"
+            } else {
+                "real server"
+            },
+        );
+    }
+    out!(
+        "{:<7} {:<22} {:<20} {:<22} client, gateway {}",
+        "client",
+        lab.client().name(),
+        "-",
+        format!("{} {}/{len}", addressing::CLIENT_IF, lab.client_ip()),
+        lab.gateway()
+    );
+    out!(
+        "{:<7} {:<22} {:<20} {:<22} bridges",
+        "switch",
+        lab.switch().name(),
+        addressing::INTERCONNECT_BRIDGE,
+        addressing::EXTERNAL_BRIDGE
+    );
+    out!(
+        "CVIP {} (held by the leading director once ssinetd runs)",
+        lab.cvip()
+    );
+    let mut files = vec!["clustertab", "cvip.conf"];
+    if lab.internal_gateway().is_some() {
+        files.push("lvs_routing");
+    }
+    out!(
+        "config: {}/{{{}}}",
+        lab.config_dir().display(),
+        files.join(",")
+    );
+    out!("try:    ssinet-lab exec 1 --lab {name} -- ip -br addr");
+    text
+}
+
+fn status(json: bool) -> anyhow::Result<ExitCode> {
+    let labs = Lab::status_all().context("cannot read the lab records")?;
+    if json {
+        let json = serde_json::to_string_pretty(&labs).context("cannot encode the status")?;
+        emit(&format!("{json}\n"))?;
+    } else if labs.is_empty() {
+        emit("no labs (ssinet-lab up --nodes 3 makes one)\n")?;
+    } else {
+        emit(&labs.iter().map(status_text).collect::<String>())?;
+    }
+    let healthy = labs.iter().all(|lab| lab.healthy);
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn status_text(lab: &LabStatus) -> String {
+    let mut text = String::new();
+    macro_rules! out {
+        ($($arg:tt)*) => { let _ = writeln!(text, $($arg)*); };
+    }
+    let health = if lab.healthy { "healthy" } else { "UNHEALTHY" };
+    out!("lab {}: {health}  ({})", lab.name, lab.dir);
+    if !lab.nodes.is_empty() {
+        out!(
+            "  {:<6} {:<22} {:<14} {:<16} {:<6} {:<10} ROLE",
+            "NODE",
+            "NAMESPACE",
+            "INTERCONNECT",
+            "EXTERNAL",
+            "LINKS",
+            "SWITCH"
+        );
+    }
+    for node in &lab.nodes {
+        out!(
+            "  {:<6} {:<22} {:<14} {:<16} {:<6} {:<10} {}",
+            node.node,
+            node.namespace,
+            node.interconnect_ip,
+            node.external_ip,
+            if node.links_up { "up" } else { "DOWN" },
+            if node.partitioned { "CUT" } else { "attached" },
+            if node.director {
+                "director"
+            } else {
+                "real server"
+            },
+        );
+    }
+    for problem in &lab.problems {
+        out!("  problem: {problem}");
+    }
+    text
+}
+
+/// Writes to stdout; a closed pipe (`ssinet-lab status | head -1`) is not an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(error).context("cannot write to stdout")
+        }
+        _ => Ok(()),
+    }
+}
+
+fn down(name: Option<String>, all: bool) -> anyhow::Result<ExitCode> {
+    let names = if all {
+        records::list()?
+    } else {
+        vec![name.unwrap_or_else(|| DEFAULT_LAB.into())]
+    };
+    for name in &names {
+        let removed =
+            Lab::down_persistent(name).with_context(|| format!("cannot remove lab {name:?}"))?;
+        println!("removed lab {name} ({} namespaces)", removed.len());
+    }
+    if all {
+        let swept = ssinet_lab::netns::sweep_stale().context("cannot sweep stale namespaces")?;
+        if !swept.is_empty() {
+            println!("removed {} namespaces left by dead test runs", swept.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The lab a command means: `--lab`, else the only lab, else the default one.
+fn pick_lab(arg: LabArg) -> anyhow::Result<String> {
+    if let Some(name) = arg.name {
+        return Ok(name);
+    }
+    let labs = records::list()?;
+    Ok(match labs.as_slice() {
+        [only] => only.clone(),
+        [] => bail!("no labs; make one with `ssinet-lab up`"),
+        _ if labs.iter().any(|lab| lab == DEFAULT_LAB) => DEFAULT_LAB.to_owned(),
+        _ => bail!("several labs ({}); pick one with --lab", labs.join(", ")),
+    })
+}
+
+/// The namespace `target` (a node number, `client` or `switch`) names in a lab. Works from the
+/// record alone, so it still reaches the rest of a lab that lost a namespace.
+fn target_namespace(record: &records::LabRecord, target: &str) -> anyhow::Result<String> {
+    let suffix = match target {
+        "client" => "client".to_owned(),
+        "switch" => "sw".to_owned(),
+        number => {
+            let number: u8 = number.parse().with_context(|| {
+                format!("{number:?} is not a node number, `client` or `switch`")
+            })?;
+            if !(1..=record.spec.nodes).contains(&number) {
+                bail!(
+                    "lab {} has nodes 1..={}, not {number}",
+                    record.name,
+                    record.spec.nodes
+                );
+            }
+            format!("n{number}")
+        }
+    };
+    Ok(format!("{}{suffix}", record.prefix))
+}
+
+fn exec(target: &str, lab: LabArg, command: &[String]) -> anyhow::Result<ExitCode> {
+    let name = pick_lab(lab)?;
+    let record = records::read(&name).with_context(|| format!("cannot open lab {name:?}"))?;
+    let namespace = target_namespace(&record, target)?;
+    // `ip netns exec` also gives the command the namespace's view of /sys, as a person expects.
+    let status = std::process::Command::new("ip")
+        .args(["netns", "exec", &namespace])
+        .args(command)
+        .status()
+        .context("cannot run `ip netns exec` (is iproute2 installed?)")?;
+    let code = status
+        .code()
+        .and_then(|code| u8::try_from(code).ok())
+        .unwrap_or(1);
+    Ok(ExitCode::from(code))
+}
+
+fn ports(args: PortArgs, cut: bool) -> anyhow::Result<ExitCode> {
+    let name = pick_lab(args.lab)?;
+    let lab = Lab::attach(&name).with_context(|| format!("cannot open lab {name:?}"))?;
+    let segments: &[Segment] = match args.segment {
+        None => &Segment::BOTH,
+        Some(SegmentArg::Interconnect) => &[Segment::Interconnect],
+        Some(SegmentArg::External) => &[Segment::External],
+    };
+    if cut {
+        lab.cut(args.node, segments)?;
+        println!("node {} cut off", args.node);
+    } else {
+        lab.reconnect(args.node, segments)?;
+        println!("node {} reconnected", args.node);
+    }
+    Ok(ExitCode::SUCCESS)
+}
