@@ -1,0 +1,21 @@
+//! Raft for ssinet: openraft with a redb store, an mTLS RPC transport and the cluster PKI.
+//!
+//! [`ClusterNode`] is the entry point: it opens the [`Store`], loads the node's TLS identity,
+//! starts Raft and the RPC server, bootstraps the cluster when it is the lowest-numbered
+//! director-capable node with no state, and keeps the membership in line with
+//! [`plan_membership`]. The replicated application is the [`App`] trait. See README.md for the
+//! PKI files an operator distributes.
+
+pub mod membership;
+pub mod node;
+pub mod pki;
+pub mod store;
+pub mod tls;
+pub mod transport;
+pub mod types;
+
+pub use membership::{MembershipError, MembershipPlan, NodeRole, plan_membership};
+pub use node::{ClusterMember, ClusterNode, NodeConfig, StartError, Timing};
+pub use store::{AppliedState, Store, StoreError};
+pub use transport::{Limits, WriteError, Written};
+pub use types::{App, NodeId, PeerNode, Raft, TypeConfig};

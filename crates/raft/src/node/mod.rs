@@ -1,0 +1,336 @@
+//! A running cluster member: store, transport, Raft, bootstrap and membership upkeep in one.
+
+mod upkeep;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::membership::{MembershipError, MembershipPlan, NodeRole, plan_membership};
+use crate::store::{AppliedState, Store, StoreClosed, StoreError};
+use crate::tls::{IdentityError, NodeIdentity};
+use crate::transport::{Limits, Network, Peers, RpcServer, WriteError, Written};
+use crate::types::{App, Metrics, NodeId, PeerNode, Raft};
+
+/// A node of the cluster as `clustertab` and `cvip.conf` describe it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClusterMember {
+    /// Its roles for the membership plan.
+    pub role: NodeRole,
+    /// Its Raft RPC address on the interconnect.
+    pub addr: SocketAddr,
+}
+
+/// Raft timing. The defaults suit a LAN interconnect; tests shorten them.
+///
+/// Failover takes about `election_max` plus one randomized election timeout: openraft's voters
+/// refuse a candidate until `election_max` has passed since the last heartbeat (the leader's
+/// lease), so the first candidate usually has to try twice. The defaults give 1-2 s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// How often the leader heartbeats; also openraft's deadline for each append-entries RPC.
+    pub heartbeat: Duration,
+    /// A follower waits a random time in `[election_min, election_max)` without a heartbeat
+    /// before it stands for election (if it may). A leader must release the CVIP sooner than
+    /// `election_min` after its last quorum acknowledgement.
+    pub election_min: Duration,
+    /// See `election_min`.
+    pub election_max: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            heartbeat: Duration::from_millis(100),
+            election_min: Duration::from_millis(500),
+            election_max: Duration::from_millis(1000),
+        }
+    }
+}
+
+/// Everything a node needs to start.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// This node's number.
+    pub node: NodeId,
+    /// The agent's data directory; the store is `<data_dir>/raft.redb`.
+    pub data_dir: PathBuf,
+    /// This node's PKI directory (`ca.pem`, `node.pem`, `node.key`).
+    pub pki_dir: PathBuf,
+    /// Where the RPC server binds; port 0 picks one (tests).
+    pub listen: SocketAddr,
+    /// Every node of the cluster, this one included.
+    pub members: Vec<ClusterMember>,
+    /// Raft timing.
+    pub timing: Timing,
+    /// Transport limits.
+    pub limits: Limits,
+    /// Build a snapshot (and purge the log before it) every this many applied entries.
+    pub snapshot_every: u64,
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The node list yields no usable membership.
+    #[error("cluster membership: {0}")]
+    Membership(#[from] MembershipError),
+    /// This node is not in the node list.
+    #[error("node {0} is not in the cluster's node list (clustertab)")]
+    NotAMember(NodeId),
+    /// The TLS identity is missing or wrong.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The Raft timing is inconsistent.
+    #[error("invalid raft configuration: {0}")]
+    Config(String),
+    /// The RPC address could not be bound.
+    #[error(
+        "cannot listen on {addr}: {source}; is the interconnect address configured on this node?"
+    )]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// openraft failed to start or bootstrap.
+    #[error("raft failed to start: {0}")]
+    Raft(String),
+}
+
+/// A running cluster member.
+pub struct ClusterNode<A: App> {
+    node: NodeId,
+    raft: Raft<A>,
+    network: Network<A>,
+    server: Option<RpcServer>,
+    state: watch::Receiver<Arc<AppliedState<A::State>>>,
+    members: BTreeMap<NodeId, PeerNode>,
+    plan: MembershipPlan,
+    limits: Limits,
+    upkeep: JoinHandle<()>,
+    store_closed: StoreClosed,
+}
+
+impl<A: App> ClusterNode<A> {
+    /// Opens the store, starts Raft and the RPC server, and bootstraps the cluster if this is
+    /// the lowest-numbered director-capable node and no state exists anywhere on it.
+    pub async fn start(config: NodeConfig) -> Result<Self, StartError> {
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
+        Self::start_on(config, listener).await
+    }
+
+    /// Like [`ClusterNode::start`], serving RPC on an already bound `listener` (so callers can
+    /// bind port 0 and learn the port before building the member list).
+    pub async fn start_on(config: NodeConfig, listener: TcpListener) -> Result<Self, StartError> {
+        let roles: Vec<NodeRole> = config.members.iter().map(|m| m.role).collect();
+        let plan = plan_membership(&roles)?;
+        if !config.members.iter().any(|m| m.role.node == config.node) {
+            return Err(StartError::NotAMember(config.node));
+        }
+        let members: BTreeMap<NodeId, PeerNode> = config
+            .members
+            .iter()
+            .map(|m| (m.role.node, PeerNode { addr: m.addr }))
+            .collect();
+        let identity = NodeIdentity::load(&config.pki_dir, config.node)?;
+        let store = Store::<A>::open(&config.data_dir)?;
+        let store_closed = store.closed.clone();
+        let state = store.state_machine.subscribe();
+
+        let raft_config = openraft::Config {
+            cluster_name: "ssinet".into(),
+            heartbeat_interval: millis(config.timing.heartbeat),
+            election_timeout_min: millis(config.timing.election_min),
+            election_timeout_max: millis(config.timing.election_max),
+            enable_elect: plan.may_elect(config.node),
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.snapshot_every),
+            max_in_snapshot_log_to_keep: config.snapshot_every / 2,
+            // JSON spells each byte as up to 4 characters: keep a chunk's frame well below the limit.
+            snapshot_max_chunk_size: (config.limits.max_frame_bytes / 8) as u64,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| StartError::Config(e.to_string()))?;
+
+        let network = Network::<A>::new(Arc::new(Peers::new(identity.clone(), config.limits)));
+        let raft = Raft::<A>::new(
+            config.node,
+            Arc::new(raft_config),
+            network.clone(),
+            store.log,
+            store.state_machine,
+        )
+        .await
+        .map_err(|e| StartError::Raft(e.to_string()))?;
+
+        let started = async {
+            let server = RpcServer::start(listener, identity, raft.clone(), config.limits)
+                .map_err(|source| StartError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
+            let initialized = raft
+                .is_initialized()
+                .await
+                .map_err(|e| StartError::Raft(e.to_string()))?;
+            if !initialized && config.node == plan.bootstrap_node() {
+                let voters: BTreeMap<NodeId, PeerNode> =
+                    plan.voters.iter().map(|id| (*id, members[id])).collect();
+                tracing::info!(node = config.node, voters = ?plan.voters, "bootstrapping the cluster");
+                if let Err(e) = raft.initialize(voters).await {
+                    // Someone else's log reached us first: we are part of a cluster already.
+                    tracing::warn!(node = config.node, error = %e, "bootstrap skipped");
+                }
+            }
+            Ok(server)
+        }
+        .await;
+        let server = match started {
+            Ok(server) => server,
+            Err(e) => {
+                let _ = raft.shutdown().await;
+                return Err(e);
+            }
+        };
+
+        let upkeep = tokio::spawn(upkeep::run(
+            config.node,
+            raft.clone(),
+            plan.clone(),
+            members.clone(),
+        ));
+        Ok(Self {
+            node: config.node,
+            raft,
+            network,
+            server: Some(server),
+            state,
+            members,
+            plan,
+            limits: config.limits,
+            upkeep,
+            store_closed,
+        })
+    }
+
+    /// This node's number.
+    pub fn id(&self) -> NodeId {
+        self.node
+    }
+
+    /// The openraft handle, for metrics and administrative calls.
+    pub fn raft(&self) -> &Raft<A> {
+        &self.raft
+    }
+
+    /// Raft metrics (role, term, leader, `millis_since_quorum_ack`).
+    pub fn metrics(&self) -> watch::Receiver<Metrics> {
+        self.raft.metrics()
+    }
+
+    /// The applied state, updated after every applied batch.
+    pub fn state(&self) -> watch::Receiver<Arc<AppliedState<A::State>>> {
+        self.state.clone()
+    }
+
+    /// The membership plan computed from the node list.
+    pub fn plan(&self) -> &MembershipPlan {
+        &self.plan
+    }
+
+    /// Where the RPC server listens.
+    pub fn rpc_addr(&self) -> Option<SocketAddr> {
+        self.server.as_ref().map(RpcServer::local_addr)
+    }
+
+    /// Commits `command` through the leader, forwarding it if this node is not the leader.
+    ///
+    /// While no leader is known or the leader moves (the command was not proposed then), retries
+    /// until the transport's `forward_timeout`; an unreachable leader or a timeout is returned at
+    /// once, since the command may have committed.
+    pub async fn write(&self, command: A::Command) -> Result<Written<A::Response>, WriteError> {
+        let deadline = tokio::time::Instant::now() + self.limits.forward_timeout;
+        loop {
+            let result =
+                match crate::transport::write_locally(&self.raft, command.clone(), &self.limits)
+                    .await
+                {
+                    Err(WriteError::NotLeader {
+                        leader: Some(leader),
+                    }) if leader != self.node => match self.peer(leader) {
+                        Some(peer) => {
+                            self.network
+                                .forward_write(leader, &peer, command.clone())
+                                .await
+                        }
+                        None => Err(WriteError::NotLeader {
+                            leader: Some(leader),
+                        }),
+                    },
+                    other => other,
+                };
+            match result {
+                Err(e @ WriteError::NotLeader { .. }) if tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(node = self.node, reason = %e, "write waiting for a leader");
+                    tokio::time::sleep(self.limits.min_backoff * 2).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// A peer's address: as the replicated membership has it, else as the node list has it.
+    fn peer(&self, node: NodeId) -> Option<PeerNode> {
+        let metrics = self.raft.metrics();
+        let from_membership = metrics
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&node)
+            .copied();
+        from_membership.or_else(|| self.members.get(&node).copied())
+    }
+
+    /// Stops the RPC server, membership upkeep and Raft, releasing the store.
+    pub async fn shutdown(mut self) {
+        self.upkeep.abort();
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(node = self.node, error = %e, "raft shutdown");
+        }
+        self.network.close_all().await;
+        // openraft's replication tasks drop their log readers shortly after the core stops;
+        // wait for the file to close so the data directory can be reopened once this returns.
+        if tokio::time::timeout(Duration::from_secs(10), self.store_closed.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                node = self.node,
+                "the raft database is still open after shutdown"
+            );
+        }
+        tracing::info!(node = self.node, "raft node stopped");
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

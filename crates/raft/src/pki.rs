@@ -1,0 +1,210 @@
+//! The cluster PKI: a cluster CA and one key and certificate per node.
+//!
+//! `cvipctl pki init` calls [`init`]; the operator then copies `node<N>/` to node N's
+//! configuration directory. A node's certificate names it twice: DNS SAN `node<N>.ssinet.cluster`
+//! (what peers verify) and IP SAN = its interconnect address (for operators' tools).
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::net::IpAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+
+use crate::types::NodeId;
+
+/// The DNS name a node's certificate carries and peers verify.
+pub fn node_dns_name(node: NodeId) -> String {
+    format!("node{node}.ssinet.cluster")
+}
+
+/// File names inside a node's PKI directory.
+pub const CA_FILE: &str = "ca.pem";
+/// The node's certificate.
+pub const CERT_FILE: &str = "node.pem";
+/// The node's private key (mode 0600).
+pub const KEY_FILE: &str = "node.key";
+/// The CA's private key, kept only in the `pki init` output directory.
+pub const CA_KEY_FILE: &str = "ca.key";
+
+/// A node to issue a certificate for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PkiNode {
+    /// Node number from `clustertab`.
+    pub node: NodeId,
+    /// Interconnect IP from `clustertab`.
+    pub interconnect_ip: IpAddr,
+}
+
+/// Why the PKI could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    /// A CA already exists in the output directory; replacing it would lock every node out.
+    #[error(
+        "{0} already exists: refusing to replace the cluster CA (every node would need new files); pass overwrite to replace it"
+    )]
+    CaExists(PathBuf),
+    /// No nodes were given.
+    #[error("no nodes to issue certificates for: the clustertab lists none")]
+    NoNodes,
+    /// Node numbers must be unique and positive.
+    #[error("node number {0} is listed twice or is 0")]
+    BadNodeNumber(NodeId),
+    /// rcgen could not build a key or certificate.
+    #[error("cannot generate {what}: {source}")]
+    Generate { what: String, source: rcgen::Error },
+    /// Writing an output file failed.
+    #[error("cannot write {path}: {source}; check the output directory and its permissions")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What [`init`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PkiLayout {
+    /// `out_dir/ca.pem`.
+    pub ca_cert: PathBuf,
+    /// `out_dir/ca.key` (0600).
+    pub ca_key: PathBuf,
+    /// Per node, `out_dir/node<N>`, holding `ca.pem`, `node.pem`, `node.key`.
+    pub node_dirs: Vec<(NodeId, PathBuf)>,
+}
+
+/// Creates the cluster CA and one key and certificate per node under `out_dir`.
+///
+/// Writes `out_dir/ca.pem`, `out_dir/ca.key` (0600) and `out_dir/node<N>/{ca.pem,node.pem,
+/// node.key}` (directory 0700, key 0600). Refuses to replace an existing `ca.pem` unless
+/// `overwrite`.
+pub fn init(nodes: &[PkiNode], out_dir: &Path, overwrite: bool) -> Result<PkiLayout, PkiError> {
+    if nodes.is_empty() {
+        return Err(PkiError::NoNodes);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for n in nodes {
+        if n.node == 0 || !seen.insert(n.node) {
+            return Err(PkiError::BadNodeNumber(n.node));
+        }
+    }
+    let ca_cert_path = out_dir.join(CA_FILE);
+    if ca_cert_path.exists() && !overwrite {
+        return Err(PkiError::CaExists(ca_cert_path));
+    }
+    make_dir(out_dir)?;
+
+    let ca_key = generate_key("the CA key")?;
+    let ca_params = ca_params();
+    let ca_cert = ca_params
+        .self_signed(&ca_key)
+        .map_err(|source| PkiError::Generate {
+            what: "the CA certificate".into(),
+            source,
+        })?;
+    let ca_pem = ca_cert.pem();
+    let ca_key_path = out_dir.join(CA_KEY_FILE);
+    write_file(&ca_key_path, ca_key.serialize_pem().as_bytes(), true)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+
+    let mut node_dirs = Vec::new();
+    for n in nodes {
+        let dir = out_dir.join(format!("node{}", n.node));
+        make_dir(&dir)?;
+        let key = generate_key(&format!("the key of node {}", n.node))?;
+        let cert =
+            node_params(n)?
+                .signed_by(&key, &issuer)
+                .map_err(|source| PkiError::Generate {
+                    what: format!("the certificate of node {}", n.node),
+                    source,
+                })?;
+        write_file(&dir.join(CA_FILE), ca_pem.as_bytes(), false)?;
+        write_file(&dir.join(CERT_FILE), cert.pem().as_bytes(), false)?;
+        write_file(&dir.join(KEY_FILE), key.serialize_pem().as_bytes(), true)?;
+        node_dirs.push((n.node, dir));
+    }
+    // The CA certificate goes last: its presence marks a complete PKI.
+    write_file(&ca_cert_path, ca_pem.as_bytes(), false)?;
+    tracing::info!(out_dir = %out_dir.display(), nodes = nodes.len(), "cluster PKI created");
+    Ok(PkiLayout {
+        ca_cert: ca_cert_path,
+        ca_key: ca_key_path,
+        node_dirs,
+    })
+}
+
+fn generate_key(what: &str) -> Result<KeyPair, PkiError> {
+    KeyPair::generate().map_err(|source| PkiError::Generate {
+        what: what.into(),
+        source,
+    })
+}
+
+fn ca_params() -> CertificateParams {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "ssinet cluster CA");
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params
+}
+
+fn node_params(node: &PkiNode) -> Result<CertificateParams, PkiError> {
+    let name = node_dns_name(node.node);
+    let mut params =
+        CertificateParams::new(vec![name.clone()]).map_err(|source| PkiError::Generate {
+            what: format!("the certificate parameters of node {}", node.node),
+            source,
+        })?;
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress(node.interconnect_ip));
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, name);
+    params.distinguished_name = dn;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    // Every node is both a server (peers dial it) and a client (it dials peers).
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    params.use_authority_key_identifier_extension = true;
+    Ok(params)
+}
+
+fn make_dir(dir: &Path) -> Result<(), PkiError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| PkiError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+fn write_file(path: &Path, contents: &[u8], secret: bool) -> Result<(), PkiError> {
+    let err = |source| PkiError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(if secret { 0o600 } else { 0o644 })
+        .open(path)
+        .map_err(err)?;
+    if secret {
+        // `mode` applies only to new files; an overwritten key must not keep a looser mode.
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(err)?;
+    }
+    file.write_all(contents).map_err(err)?;
+    file.sync_all().map_err(err)
+}

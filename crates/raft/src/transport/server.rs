@@ -1,0 +1,257 @@
+//! The RPC server: accepts authenticated peers and hands their requests to the local Raft.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use openraft::error::{ClientWriteError, RaftError};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tokio_util::sync::CancellationToken;
+
+use super::Limits;
+use super::wire::{
+    Frame, FrameError, FramedStream, Reply, Request, WriteError, Written, close, framed, recv, send,
+};
+use crate::tls::{NodeIdentity, certificate_names_node};
+use crate::types::{App, NodeId, Raft};
+
+/// A running RPC server; stops when [`RpcServer::shutdown`] is called or it is dropped.
+pub struct RpcServer {
+    local_addr: SocketAddr,
+    cancel: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RpcServer {
+    /// Serves `raft` on `listener` as `identity`'s node.
+    pub fn start<A: App>(
+        listener: TcpListener,
+        identity: NodeIdentity,
+        raft: Raft<A>,
+        limits: Limits,
+    ) -> io::Result<Self> {
+        let local_addr = listener.local_addr()?;
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(accept_loop(
+            listener,
+            identity,
+            raft,
+            limits,
+            cancel.clone(),
+        ));
+        tracing::info!(%local_addr, "raft rpc server listening");
+        Ok(Self {
+            local_addr,
+            cancel,
+            task: Some(task),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting, closes every connection and waits for the accept loop to end.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RpcServer {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+async fn accept_loop<A: App>(
+    listener: TcpListener,
+    identity: NodeIdentity,
+    raft: Raft<A>,
+    limits: Limits,
+    cancel: CancellationToken,
+) {
+    let acceptor = TlsAcceptor::from(identity.server_config());
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let me = identity.node();
+    loop {
+        let (tcp, peer_addr) = tokio::select! {
+            () = cancel.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(node = me, error = %e, "accept failed");
+                    tokio::time::sleep(limits.min_backoff).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(node = me, %peer_addr, max = limits.max_connections, "connection refused: too many connections");
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let raft = raft.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            serve_connection(tcp, peer_addr, acceptor, me, raft, limits, cancel).await;
+        });
+    }
+    tracing::info!(node = me, "raft rpc server stopped");
+}
+
+async fn serve_connection<A: App>(
+    tcp: TcpStream,
+    peer_addr: SocketAddr,
+    acceptor: TlsAcceptor,
+    me: NodeId,
+    raft: Raft<A>,
+    limits: Limits,
+    cancel: CancellationToken,
+) {
+    let handshake = tokio::time::timeout(limits.connect_timeout, async {
+        let tls = acceptor
+            .accept(tcp)
+            .await
+            .map_err(|e| format!("tls: {e}"))?;
+        let mut conn = framed(tls, limits.max_frame_bytes);
+        let peer = authenticate::<A>(&mut conn, limits.max_frame_bytes).await?;
+        Ok::<_, String>((conn, peer))
+    });
+    let handshake = tokio::select! {
+        () = cancel.cancelled() => return,
+        h = handshake => h,
+    };
+    let (mut conn, peer) = match handshake {
+        Ok(Ok(ok)) => ok,
+        Ok(Err(reason)) => {
+            tracing::warn!(node = me, %peer_addr, %reason, "peer refused");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(node = me, %peer_addr, "peer refused: no hello within the connect timeout");
+            return;
+        }
+    };
+    tracing::debug!(node = me, peer, %peer_addr, "peer connected");
+    loop {
+        let next = tokio::select! {
+            () = cancel.cancelled() => break,
+            next = recv::<_, Frame<Request<A>>>(&mut conn) => next,
+        };
+        let Frame { id, body: request } = match next {
+            Ok(frame) => frame,
+            Err(FrameError::Closed) => break,
+            Err(FrameError::Io(e)) => {
+                tracing::info!(node = me, peer, %peer_addr, reason = %e, "peer connection lost");
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(node = me, peer, %peer_addr, reason = %e, "closing peer connection: bad frame");
+                break;
+            }
+        };
+        let body = tokio::select! {
+            () = cancel.cancelled() => break,
+            body = handle(&raft, request, &limits) => body,
+        };
+        let reply = Frame { id, body };
+        if let Err(e) = send(&mut conn, &reply, limits.max_frame_bytes).await {
+            tracing::warn!(node = me, peer, %peer_addr, reason = %e, "closing peer connection");
+            break;
+        }
+    }
+    close(&mut conn).await;
+}
+
+/// Reads the hello and checks the client certificate names the claimed node.
+async fn authenticate<A: App>(
+    conn: &mut FramedStream<TlsStream<TcpStream>>,
+    max_frame_bytes: usize,
+) -> Result<NodeId, String> {
+    let hello: Frame<Request<A>> = recv(conn).await.map_err(|e| format!("hello: {e}"))?;
+    let Request::Hello { node } = hello.body else {
+        return Err("the first frame is not a hello".into());
+    };
+    let verdict = match conn.get_ref().get_ref().1.peer_certificates() {
+        Some([leaf, ..]) => certificate_names_node(leaf, node),
+        _ => Err("no client certificate".into()),
+    };
+    match verdict {
+        Ok(()) => {
+            let accepted = Frame {
+                id: hello.id,
+                body: Reply::<A>::HelloAccepted,
+            };
+            send(conn, &accepted, max_frame_bytes)
+                .await
+                .map_err(|e| format!("hello reply: {e}"))?;
+            Ok(node)
+        }
+        Err(cert_reason) => {
+            let reason = format!("claims node {node} but its certificate is {cert_reason}");
+            let _ = send(
+                conn,
+                &Frame {
+                    id: hello.id,
+                    body: Reply::<A>::Refused {
+                        reason: reason.clone(),
+                    },
+                },
+                max_frame_bytes,
+            )
+            .await;
+            close(conn).await;
+            Err(reason)
+        }
+    }
+}
+
+async fn handle<A: App>(raft: &Raft<A>, request: Request<A>, limits: &Limits) -> Reply<A> {
+    match request {
+        Request::Hello { .. } => Reply::Refused {
+            reason: "hello sent twice".into(),
+        },
+        Request::AppendEntries(rpc) => Reply::AppendEntries(raft.append_entries(rpc).await),
+        Request::Vote(rpc) => Reply::Vote(raft.vote(rpc).await),
+        Request::InstallSnapshot(rpc) => Reply::InstallSnapshot(raft.install_snapshot(rpc).await),
+        Request::ClientWrite(command) => {
+            Reply::ClientWrite(write_locally(raft, command, limits).await)
+        }
+    }
+}
+
+/// Proposes `command` on this node, which must be the leader.
+pub(crate) async fn write_locally<A: App>(
+    raft: &Raft<A>,
+    command: A::Command,
+    limits: &Limits,
+) -> Result<Written<A::Response>, WriteError> {
+    let result = tokio::time::timeout(limits.forward_timeout, raft.client_write(command)).await;
+    match result {
+        Err(_) => Err(WriteError::Timeout {
+            millis: u64::try_from(limits.forward_timeout.as_millis()).unwrap_or(u64::MAX),
+        }),
+        Ok(Ok(written)) => match written.data {
+            Some(response) => Ok(Written {
+                log_id: written.log_id,
+                response,
+            }),
+            None => Err(WriteError::NoResponse),
+        },
+        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+            Err(WriteError::NotLeader {
+                leader: f.leader_id,
+            })
+        }
+        Ok(Err(e)) => Err(WriteError::Raft(e.to_string())),
+    }
+}

@@ -1,0 +1,131 @@
+//! Helpers shared by the integration tests: a PKI in a temp dir and in-process nodes on loopback.
+#![allow(dead_code)]
+
+pub mod kv;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ssinet_raft::pki::{self, PkiNode};
+use ssinet_raft::transport::Limits;
+use ssinet_raft::{ClusterMember, ClusterNode, NodeConfig, NodeId, NodeRole, Timing};
+use tokio::net::TcpListener;
+
+use kv::KvApp;
+
+pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// Logs to the test output when `RUST_LOG` is set.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+/// Short timings so tests converge quickly; correctness never depends on them.
+pub fn test_timing() -> Timing {
+    Timing {
+        heartbeat: Duration::from_millis(50),
+        election_min: Duration::from_millis(300),
+        election_max: Duration::from_millis(600),
+    }
+}
+
+pub fn pki_for(dir: &Path, nodes: &[NodeId]) {
+    let nodes: Vec<PkiNode> = nodes
+        .iter()
+        .map(|&node| PkiNode {
+            node,
+            interconnect_ip: LOOPBACK,
+        })
+        .collect();
+    pki::init(&nodes, dir, false).unwrap();
+}
+
+/// A test cluster's fixed layout: roles, bound listeners, directories.
+pub struct Layout {
+    pub root: PathBuf,
+    pub members: Vec<ClusterMember>,
+    pub listeners: BTreeMap<NodeId, TcpListener>,
+    pub snapshot_every: u64,
+}
+
+impl Layout {
+    /// Binds one loopback listener per node and creates the PKI under `root/pki`.
+    pub async fn new(root: &Path, roles: &[NodeRole]) -> Self {
+        let ids: Vec<NodeId> = roles.iter().map(|r| r.node).collect();
+        pki_for(&root.join("pki"), &ids);
+        let mut members = Vec::new();
+        let mut listeners = BTreeMap::new();
+        for role in roles {
+            let listener = TcpListener::bind((LOOPBACK, 0)).await.unwrap();
+            members.push(ClusterMember {
+                role: *role,
+                addr: listener.local_addr().unwrap(),
+            });
+            listeners.insert(role.node, listener);
+        }
+        Self {
+            root: root.to_path_buf(),
+            members,
+            listeners,
+            snapshot_every: 1000,
+        }
+    }
+
+    pub fn addr(&self, node: NodeId) -> SocketAddr {
+        self.members
+            .iter()
+            .find(|m| m.role.node == node)
+            .unwrap()
+            .addr
+    }
+
+    pub fn config(&self, node: NodeId) -> NodeConfig {
+        NodeConfig {
+            node,
+            data_dir: self.root.join(format!("data{node}")),
+            pki_dir: self.root.join("pki").join(format!("node{node}")),
+            listen: self.addr(node),
+            members: self.members.clone(),
+            timing: test_timing(),
+            limits: Limits::default(),
+            snapshot_every: self.snapshot_every,
+        }
+    }
+
+    /// Starts `node` on its pre-bound listener (first start) or rebinding its address (restart).
+    pub async fn start(&mut self, node: NodeId) -> ClusterNode<KvApp> {
+        let config = self.config(node);
+        match self.listeners.remove(&node) {
+            Some(listener) => ClusterNode::start_on(config, listener).await.unwrap(),
+            // A restart: shutdown released the database, so this must succeed at once.
+            None => ClusterNode::start(config).await.unwrap(),
+        }
+    }
+}
+
+pub fn role(node: NodeId, director_capable: bool, init_capable: bool) -> NodeRole {
+    NodeRole {
+        node,
+        director_capable,
+        init_capable,
+    }
+}
+
+/// Polls `check` until it holds, panicking with `what` after a generous deadline.
+pub async fn eventually<F: FnMut() -> bool>(what: &str, mut check: F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
