@@ -303,8 +303,8 @@ fn timeouts_info_zero_and_flush_match_ipvsadm() {
 
 #[test]
 fn sync_daemons_start_list_and_stop_like_ipvsadm_shows() {
-    let ns = ssinet_lab::netns::Netns::new("sync").unwrap();
-    let peer = ssinet_lab::netns::Netns::new("syncpeer").unwrap();
+    let ns = kernel_support::netns("sync");
+    let peer = kernel_support::netns("syncpeer");
     ssinet_lab::netns::Netns::veth(&ns, "sync0", &peer, "sync0").unwrap();
     ns.add_address("sync0", "10.5.0.1/24").unwrap();
     ns.run(|| {

@@ -77,10 +77,10 @@ fn sysctl(ns: &Netns, settings: &[&str]) {
 /// DR: everyone in 10.9.1.0/24, the real servers hold the virtual address on `lo`.
 fn traffic(mode: Forwarding) {
     let nat = mode == Forwarding::Masquerade;
-    let switch = Netns::new("sw").unwrap();
-    let client = Netns::new("client").unwrap();
-    let director = Netns::new("dir").unwrap();
-    let rs = [Netns::new("rs1").unwrap(), Netns::new("rs2").unwrap()];
+    let switch = kernel_support::netns("sw");
+    let client = kernel_support::netns("client");
+    let director = kernel_support::netns("dir");
+    let rs = [kernel_support::netns("rs1"), kernel_support::netns("rs2")];
     Netns::veth(&switch, "p-client", &client, "eth0").unwrap();
     Netns::veth(&switch, "p-dir", &director, "eth0").unwrap();
     Netns::veth(&switch, "p-rs1", &rs[0], "eth0").unwrap();

@@ -9,12 +9,59 @@ use std::process::Command;
 use ssinet_ipvs::*;
 use ssinet_lab::netns::Netns;
 
+/// The IPVS core and every scheduler module Debian's 6.1 kernel ships (`twos` came in 6.2).
+const IPVS_MODULES: &[&str] = &[
+    "ip_vs",
+    "ip_vs_rr",
+    "ip_vs_wrr",
+    "ip_vs_lc",
+    "ip_vs_wlc",
+    "ip_vs_lblc",
+    "ip_vs_lblcr",
+    "ip_vs_dh",
+    "ip_vs_sh",
+    "ip_vs_sed",
+    "ip_vs_nq",
+    "ip_vs_fo",
+    "ip_vs_ovf",
+    "ip_vs_mh",
+];
+
+/// Loads IPVS and all its schedulers once, before any test makes or drops a namespace.
+///
+/// Why: the kernel loads a missing scheduler from inside IPVS_CMD_NEW_SERVICE while it holds
+/// IPVS's global mutex; `lblc`/`lblcr` register per-namespace state when they load, which waits
+/// for any namespace teardown in progress, and that teardown waits for IPVS's mutex. With tests
+/// creating and dropping namespaces in parallel this deadlocked the VM (an idle qemu, two tests
+/// "running for over 60 seconds"). With the modules loaded first, no test loads one.
+pub fn preload_ipvs_modules() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let out = Command::new("modprobe")
+            .arg("-a")
+            .args(IPVS_MODULES)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "modprobe -a {IPVS_MODULES:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+/// A fresh namespace for a kernel test, created only after the IPVS modules are loaded.
+pub fn netns(label: &str) -> Netns {
+    preload_ipvs_modules();
+    Netns::new(label).unwrap()
+}
+
 /// Runs `f` on a thread inside a fresh network namespace (`lo` up), with a tokio runtime.
 pub fn in_netns<T: Send, Fut: Future<Output = T>>(
     label: &str,
     f: impl FnOnce() -> Fut + Send,
 ) -> T {
-    let ns = Netns::new(label).unwrap();
+    let ns = netns(label);
     ns.run(|| {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
