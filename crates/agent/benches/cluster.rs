@@ -1,0 +1,143 @@
+//! Cluster benchmark on a 3-node namespace lab of real `ssinetd` processes with the default Raft
+//! timing (heartbeat 100 ms, election timeout 500-1000 ms). Run by hand as root:
+//!
+//! ```sh
+//! cargo bench -p ssinet-agent --bench cluster            # 200 writes, 20 leader kills
+//! cargo bench -p ssinet-agent --bench cluster -- 50 5    # fewer
+//! ```
+//!
+//! 1. Port-weight set to applied on every node: the `SetPortWeight` request `cvipctl port-weight
+//!    set` sends, posted to the nodes in turn (a third of them land on the leader, the rest are
+//!    forwarded), timed from sending until every node's `/v1/state` shows the new weight.
+//! 2. Re-election: SIGKILL the leader, time until the survivors agree on a new leader that reports
+//!    a quorum acknowledgement (when it would claim the CVIP); restart the killed node, let the
+//!    cluster settle, repeat.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Cluster;
+use ssinet_api::Command;
+use ssinet_config::{PortWeight, Protocol};
+
+const POLL: Duration = Duration::from_millis(1);
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn report(what: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
+    println!(
+        "{what}: n={} p50={:.1} ms p99={:.1} ms min={:.1} ms max={:.1} ms mean={:.1} ms",
+        samples.len(),
+        percentile(&samples, 50.0).as_secs_f64() * 1e3,
+        percentile(&samples, 99.0).as_secs_f64() * 1e3,
+        samples[0].as_secs_f64() * 1e3,
+        samples[samples.len() - 1].as_secs_f64() * 1e3,
+        mean.as_secs_f64() * 1e3,
+    );
+}
+
+fn weight_applied(cluster: &Cluster, n: u8, wanted: &PortWeight) -> bool {
+    cluster
+        .state(n)
+        .is_some_and(|s| s.config.cvip_conf.port_weights.contains(wanted))
+}
+
+fn bench_writes(cluster: &Cluster, writes: u32) -> Vec<Duration> {
+    let nodes = [1u8, 2, 3];
+    let mut samples = Vec::new();
+    for i in 0..writes {
+        let wanted = PortWeight {
+            proto: Protocol::Tcp,
+            start_port: 8080,
+            end_port: 8089,
+            weight: i + 1,
+            node: None,
+        };
+        let via = nodes[i as usize % nodes.len()];
+        let started = Instant::now();
+        let answer = cluster.command_on(via, &Command::SetPortWeight(wanted.clone()));
+        assert_eq!(
+            answer.status, 200,
+            "write {i} via node {via}: {}",
+            answer.body
+        );
+        for n in nodes {
+            while !weight_applied(cluster, n, &wanted) {
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "write {i} never reached node {n}"
+                );
+                std::thread::sleep(POLL);
+            }
+        }
+        samples.push(started.elapsed());
+    }
+    samples
+}
+
+fn bench_failovers(cluster: &mut Cluster, kills: u32) -> Vec<Duration> {
+    let all = [1u8, 2, 3];
+    let mut samples = Vec::new();
+    for i in 0..kills {
+        let old = cluster.wait_for_leader(&all);
+        // Let every node see every peer before the next kill, so runs start alike.
+        common::eventually(
+            "a settled cluster",
+            || {
+                all.iter().all(|n| {
+                    cluster
+                        .status(*n)
+                        .is_some_and(|s| s.nodes.iter().all(|p| p.reachable))
+                })
+            },
+            cluster,
+        );
+        let survivors: Vec<u8> = all.into_iter().filter(|n| *n != old).collect();
+        let started = Instant::now();
+        cluster.kill(old);
+        let new = loop {
+            if let Some(new) = cluster.agreed_leader(&survivors).filter(|n| *n != old) {
+                break new;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "kill {i}: no new leader\n{}",
+                cluster.logs()
+            );
+            std::thread::sleep(POLL);
+        };
+        samples.push(started.elapsed());
+        assert!(cluster.is_director(new));
+        cluster.start_node(old);
+    }
+    samples
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
+    let writes: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
+    let kills: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
+    let mut cluster = Cluster::new(3, &[1, 2]);
+    cluster.timing.clear();
+    for n in 1..=3 {
+        cluster.start_node(n);
+    }
+    cluster.wait_for_leader(&[1, 2, 3]);
+    cluster.wait_until_seeded(&[1, 2, 3]);
+    report(
+        "port-weight set -> applied on all 3 nodes",
+        bench_writes(&cluster, writes),
+    );
+    report(
+        "leader SIGKILL -> new leader with quorum ack",
+        bench_failovers(&mut cluster, kills),
+    );
+}

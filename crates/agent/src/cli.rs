@@ -1,0 +1,84 @@
+//! `ssinetd`'s command line. Every path defaults to where OpenSSI (or ssinet's packaging) puts it,
+//! so a node configured for OpenSSI starts with no flags at all.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use ssinet_config::{DEFAULT_CLUSTERTAB_PATH, DEFAULT_CVIP_CONF_PATH, DEFAULT_LVS_ROUTING_PATH};
+
+/// The TCP port of the Raft RPC server on every node's interconnect address.
+pub const DEFAULT_RAFT_PORT: u16 = 7946;
+
+/// ssinetd: the ssinet node agent (Raft cluster member, director election, admin API).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "ssinetd", version)]
+pub struct Args {
+    /// OpenSSI node table: node number, interconnect IP, MAC, boot protocol, init flag, device.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_CLUSTERTAB_PATH)]
+    pub clustertab: PathBuf,
+
+    /// OpenSSI CVIP configuration (XML); seeds the replicated state at first start.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_CVIP_CONF_PATH)]
+    pub cvip_conf: PathBuf,
+
+    /// OpenSSI LVS routing defaults (LVS_ROUTING, LVS_INTERNAL_GW); optional for DR clusters.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_LVS_ROUTING_PATH)]
+    pub lvs_routing: PathBuf,
+
+    /// Directory for the Raft log and state (raft.redb); created 0700 if missing.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/ssinet")]
+    pub data_dir: PathBuf,
+
+    /// This node's TLS files from `cvipctl pki init`: ca.pem, node.pem, node.key.
+    #[arg(long, value_name = "DIR", default_value = "/etc/ssinet/tls")]
+    pub tls_dir: PathBuf,
+
+    /// Unix socket of the root-only admin API (cvipctl talks to it).
+    #[arg(long, value_name = "PATH", default_value = ssinet_api::admin::DEFAULT_SOCKET)]
+    pub admin_socket: PathBuf,
+
+    /// This node's number; default: the clustertab node whose interconnect IP this host has.
+    #[arg(long, value_name = "N")]
+    pub node: Option<u32>,
+
+    /// Raft RPC port, the same on every node (peers are dialed at <interconnect IP>:<port>).
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_RAFT_PORT)]
+    pub raft_port: u16,
+
+    /// Peer status port (mTLS, answers role and quorum to other agents); default raft port + 1.
+    #[arg(long, value_name = "PORT")]
+    pub peer_port: Option<u16>,
+
+    /// Bind the Raft RPC server here instead of <own interconnect IP>:<raft port>.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+
+    /// Leader heartbeat interval in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    pub heartbeat_ms: u64,
+
+    /// Shortest wait without a heartbeat before a director-capable node stands for election (ms).
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub election_min_ms: u64,
+
+    /// Longest such wait (ms); failover takes about this plus one election timeout.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub election_max_ms: u64,
+}
+
+impl Args {
+    pub fn timing(&self) -> ssinet_raft::Timing {
+        ssinet_raft::Timing {
+            heartbeat: Duration::from_millis(self.heartbeat_ms),
+            election_min: Duration::from_millis(self.election_min_ms),
+            election_max: Duration::from_millis(self.election_max_ms),
+        }
+    }
+
+    pub fn peer_port(&self) -> u16 {
+        self.peer_port
+            .unwrap_or_else(|| self.raft_port.saturating_add(1))
+    }
+}

@@ -1,0 +1,156 @@
+//! `/metrics` in the Prometheus text exposition format (version 0.0.4), written by hand: a
+//! handful of gauges and one histogram do not justify a metrics framework.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use ssinet_api::admin::Role;
+
+use crate::agent::Agent;
+
+/// Upper bounds (seconds) of the write latency buckets: 1 ms to 10 s.
+const BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// A cumulative Prometheus histogram of durations.
+#[derive(Debug, Clone, Default)]
+pub struct LatencyHistogram {
+    /// Observations at or below each bound in [`BUCKETS`] (not cumulative; summed on output).
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum_seconds: f64,
+}
+
+impl LatencyHistogram {
+    pub fn observe(&mut self, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|bound| seconds <= *bound) {
+            self.counts[i] += 1;
+        }
+        self.count += 1;
+        self.sum_seconds += seconds;
+    }
+
+    fn write(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, count) in BUCKETS.iter().zip(self.counts) {
+            cumulative += count;
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum {}", self.sum_seconds);
+        let _ = writeln!(out, "{name}_count {}", self.count);
+    }
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    let _ = writeln!(out, "{name} {value}");
+}
+
+/// The whole `/metrics` page.
+pub fn render(agent: &Agent) -> String {
+    let status = agent.status();
+    let mut out = String::new();
+    gauge(
+        &mut out,
+        "ssinet_node",
+        "This agent's node number.",
+        status.node,
+    );
+    gauge(
+        &mut out,
+        "ssinet_raft_term",
+        "Current Raft term.",
+        status.term,
+    );
+    gauge(
+        &mut out,
+        "ssinet_raft_leader",
+        "Node number of the leader (the director) as this node knows it; 0 when none.",
+        status.leader.map_or(0, |n| n.0),
+    );
+    gauge(
+        &mut out,
+        "ssinet_is_leader",
+        "1 when this node is the Raft leader.",
+        u8::from(status.role == Role::Leader),
+    );
+    gauge(
+        &mut out,
+        "ssinet_raft_commit_index",
+        "Highest log index known committed (-1 before the first entry).",
+        status.commit_index.map_or(-1, |i| i as i128),
+    );
+    gauge(
+        &mut out,
+        "ssinet_raft_last_applied",
+        "Highest log index applied to this node's state (-1 before the first entry).",
+        status.last_applied.map_or(-1, |i| i as i128),
+    );
+    gauge(
+        &mut out,
+        "ssinet_quorum",
+        "1 when writes can commit through this node (leader: fresh quorum acknowledgement; \
+         others: the leader is reachable and has one).",
+        u8::from(status.quorum),
+    );
+    let peers = status.nodes.iter().filter(|n| n.num != status.node);
+    let (reachable, total) = peers.fold((0, 0), |(r, t), n| (r + u32::from(n.reachable), t + 1));
+    gauge(
+        &mut out,
+        "ssinet_peers_reachable",
+        "Other nodes that answered this node's last peer status probe.",
+        reachable,
+    );
+    gauge(
+        &mut out,
+        "ssinet_peers",
+        "Other nodes in clustertab.",
+        total,
+    );
+    if let Some(ms) = status.millis_since_quorum_ack {
+        gauge(
+            &mut out,
+            "ssinet_raft_millis_since_quorum_ack",
+            "Leader only: milliseconds since a quorum last acknowledged it.",
+            ms,
+        );
+    }
+    agent
+        .write_latency
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .write(
+            &mut out,
+            "ssinet_apply_latency_seconds",
+            "Commands submitted through this node's admin API: submission to applied answer \
+             (committed on a quorum and applied on the leader).",
+        );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_is_cumulative_and_counts_everything() {
+        let mut h = LatencyHistogram::default();
+        h.observe(Duration::from_micros(500));
+        h.observe(Duration::from_millis(3));
+        h.observe(Duration::from_secs(60));
+        let mut out = String::new();
+        h.write(&mut out, "x", "help");
+        assert!(out.contains("x_bucket{le=\"0.001\"} 1\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"0.005\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"10\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"+Inf\"} 3\n"), "{out}");
+        assert!(out.contains("x_count 3\n"), "{out}");
+        assert!(out.contains("# TYPE x histogram\n"), "{out}");
+    }
+}
