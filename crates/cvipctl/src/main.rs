@@ -1,44 +1,154 @@
-//! `cvipctl`: the operator's CLI. Each subcommand group lives in its own module; `config` works on
-//! the files alone, later groups talk to the local agent.
+//! `cvipctl`: the operator's CLI. `config check` and `pki init` work on files alone; every other
+//! command is a client of the local ssinetd's admin socket, which forwards writes to the leader.
 
+mod client;
+mod cluster;
 mod config;
+mod exit;
+mod output;
+mod pki;
+mod state_cmds;
 mod table;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  success (for `config check`: the configuration is valid)
-  1  the configuration is invalid or a file could not be read; every problem is printed
-  2  usage error (unknown option, missing argument)";
+use crate::client::{AgentClient, ClientError};
 
 /// Operate an ssinet cluster: its cluster virtual IPs (CVIPs), directors and port weights.
+///
+/// Talks to ssinetd on this node through its admin socket (root only); writes go through the
+/// cluster's Raft log, so they apply on every node or not at all.
 #[derive(Debug, Parser)]
-#[command(name = "cvipctl", version, after_help = EXIT_CODES)]
+#[command(name = "cvipctl", version, after_help = exit::HELP)]
 struct Cli {
+    /// The local ssinetd's admin socket.
+    #[arg(long, global = true, value_name = "PATH", default_value = ssinet_api::admin::DEFAULT_SOCKET)]
+    socket: PathBuf,
+
+    /// Give up on the agent after this many seconds (writes may wait for an election).
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 15.0)]
+    timeout: f64,
+
+    /// Print machine-readable JSON on stdout instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Work with the configuration files (clustertab, cvip.conf, lvs_routing) without the agent.
+    /// This node's view of the cluster: roles, leader (the director), term, quorum, reachability.
+    ///
+    /// Exits 4 when the cluster cannot take writes (no quorum or no leader).
+    Status,
+    /// Every node of clustertab with its address, capabilities and current role.
+    Nodes,
+    /// Each CVIP and the node directing it now, like OpenSSI's /proc/cluster/lvs.
+    Lvs,
+    /// List, add or delete cluster virtual IPs.
+    #[command(subcommand)]
+    Cvip(state_cmds::CvipCommand),
+    /// List, add or delete director-capable nodes (directors of every CVIP).
+    #[command(subcommand)]
+    Director(state_cmds::DirectorCommand),
+    /// List, set or delete load-balanced port ranges and their weights (OpenSSI's setport_weight).
+    #[command(subcommand)]
+    PortWeight(state_cmds::PortWeightCommand),
+    /// Set or clear the IPVS scheduler, of the cluster or one CVIP (see `cvip list`).
+    #[command(subcommand)]
+    Scheduler(state_cmds::SchedulerCommand),
+    /// Set or clear client persistence (affinity), of the cluster or one CVIP.
+    #[command(subcommand)]
+    Persistence(state_cmds::PersistenceCommand),
+    /// Show or change how real servers are health-checked and drained.
+    #[command(subcommand)]
+    Health(state_cmds::HealthCommand),
+    /// Check configuration files, apply them to the running cluster, or export its configuration.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Create the cluster's TLS certificates.
+    #[command(subcommand)]
+    Pki(pki::PkiCommand),
+}
+
+/// What the commands that talk to the agent need.
+pub struct Context {
+    pub client: AgentClient,
+    pub json: bool,
+}
+
+/// Where the agent is and how to print, from the global options.
+pub struct AgentOptions {
+    pub socket: PathBuf,
+    pub timeout: f64,
+    pub json: bool,
+}
+
+impl AgentOptions {
+    /// Runs `f` with a client of the agent on a single-threaded runtime.
+    pub fn run(
+        &self,
+        f: impl AsyncFnOnce(&Context) -> anyhow::Result<ExitCode>,
+    ) -> anyhow::Result<ExitCode> {
+        let timeout = self.timeout;
+        if !(timeout.is_finite() && timeout > 0.0) {
+            anyhow::bail!("--timeout must be a positive number of seconds, not {timeout}");
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let context = Context {
+            client: AgentClient::new(&self.socket, Duration::from_secs_f64(timeout)),
+            json: self.json,
+        };
+        runtime.block_on(f(&context))
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let agent = AgentOptions {
+        socket: cli.socket,
+        timeout: cli.timeout,
+        json: cli.json,
+    };
     let result = match cli.command {
-        Command::Config(command) => config::run(command),
+        Command::Status => agent.run(async |c| cluster::status(c).await),
+        Command::Nodes => agent.run(async |c| cluster::nodes(c).await),
+        Command::Lvs => agent.run(async |c| cluster::lvs(c).await),
+        Command::Cvip(command) => agent.run(async move |c| state_cmds::cvip(c, command).await),
+        Command::Director(command) => {
+            agent.run(async move |c| state_cmds::director(c, command).await)
+        }
+        Command::PortWeight(command) => {
+            agent.run(async move |c| state_cmds::port_weight(c, command).await)
+        }
+        Command::Scheduler(command) => {
+            agent.run(async move |c| state_cmds::scheduler(c, command).await)
+        }
+        Command::Persistence(command) => {
+            agent.run(async move |c| state_cmds::persistence(c, command).await)
+        }
+        Command::Health(command) => agent.run(async move |c| state_cmds::health(c, command).await),
+        Command::Config(command) => config::run(command, &agent),
+        Command::Pki(command) => pki::run(command, agent.json),
     };
     match result {
         Ok(code) => code,
         Err(error) => {
             eprintln!("cvipctl: {error:#}");
-            ExitCode::from(1)
+            let code = error
+                .downcast_ref::<ClientError>()
+                .map_or(exit::UNEXPECTED, ClientError::exit_code);
+            ExitCode::from(code)
         }
     }
 }

@@ -1,5 +1,9 @@
-//! `cvipctl config ...`: work on the OpenSSI configuration files themselves.
+//! `cvipctl config ...`: the OpenSSI configuration files: check them alone, apply them to the
+//! running cluster, or export the cluster's configuration as files.
 
+mod apply;
+mod diff;
+mod export;
 mod summary;
 
 use std::path::PathBuf;
@@ -9,8 +13,10 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use ssinet_config::{
     ClusterConfig, ConfigPaths, DEFAULT_CLUSTERTAB_PATH, DEFAULT_CVIP_CONF_PATH,
-    DEFAULT_LVS_ROUTING_PATH,
+    DEFAULT_LVS_ROUTING_PATH, Diagnostics,
 };
+
+use crate::{AgentOptions, exit};
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
@@ -30,6 +36,27 @@ Exit codes:
 Example:
   cvipctl config check --clustertab conf/dr/clustertab --cvip-conf conf/dr/cvip.conf")]
     Check(CheckArgs),
+    /// Replace the running cluster's configuration with these files, atomically.
+    ///
+    /// The files are checked first with the same rules as `config check` (problems are printed
+    /// as FILE:LINE:COLUMN and nothing is sent); then the whole configuration goes to the
+    /// cluster as one change, which every node applies or none. A changed clustertab changes
+    /// the Raft membership. Listener registrations that no longer fit are dropped.
+    #[command(after_help = "\
+Exit codes:
+  0  applied on the cluster
+  1  the files are invalid, or the cluster rejected them (all problems printed); nothing changed
+  3  ssinetd is not reachable;  4  no quorum or no leader
+
+Example:
+  cvipctl config apply --cvip-conf /etc/cvip.conf.new --dry-run
+  cvipctl config apply --cvip-conf /etc/cvip.conf.new")]
+    Apply(ApplyArgs),
+    /// Write the running cluster's configuration as clustertab, cvip.conf and lvs_routing.
+    ///
+    /// Without --out the files are printed one after another, each under a `==> NAME <==`
+    /// line; with --json as one object. The files read back to the same configuration.
+    Export(export::ExportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -47,33 +74,66 @@ pub struct CheckArgs {
     /// must exist.
     #[arg(long, value_name = "PATH")]
     lvs_routing: Option<PathBuf>,
-
-    /// Print machine-readable JSON on stdout instead of tables (problems included).
-    #[arg(long)]
-    json: bool,
 }
 
-pub fn run(command: ConfigCommand) -> anyhow::Result<ExitCode> {
-    match command {
-        ConfigCommand::Check(args) => check(&args),
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    files: CheckArgs,
+    /// Only show what would change (one line a change: + added, - removed, ~ changed).
+    #[arg(long)]
+    dry_run: bool,
+}
+
+impl CheckArgs {
+    fn paths(&self) -> ConfigPaths {
+        ConfigPaths {
+            clustertab: self.clustertab.clone(),
+            cvip_conf: self.cvip_conf.clone(),
+            lvs_routing: self
+                .lvs_routing
+                .clone()
+                .unwrap_or_else(|| DEFAULT_LVS_ROUTING_PATH.into()),
+            lvs_routing_required: self.lvs_routing.is_some(),
+        }
     }
 }
 
-fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    let paths = ConfigPaths {
-        clustertab: args.clustertab.clone(),
-        cvip_conf: args.cvip_conf.clone(),
-        lvs_routing: args
-            .lvs_routing
-            .clone()
-            .unwrap_or_else(|| DEFAULT_LVS_ROUTING_PATH.into()),
-        lvs_routing_required: args.lvs_routing.is_some(),
-    };
+pub fn run(command: ConfigCommand, agent: &AgentOptions) -> anyhow::Result<ExitCode> {
+    match command {
+        ConfigCommand::Check(args) => check(&args, agent.json),
+        ConfigCommand::Apply(args) => apply::run(&args.files.paths(), args.dry_run, agent),
+        ConfigCommand::Export(args) => agent.run(async |context| export::run(context, &args).await),
+    }
+}
+
+/// Prints every problem (JSON: `{"valid": false, "errors": [...]}`) and returns exit code 1.
+fn print_problems(diagnostics: &Diagnostics, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        let report = serde_json::json!({ "valid": false, "errors": diagnostics });
+        let text =
+            serde_json::to_string_pretty(&report).context("encoding the problems as JSON")?;
+        println!("{text}");
+    } else {
+        for diagnostic in diagnostics {
+            eprintln!("{diagnostic}");
+        }
+        let n = diagnostics.len();
+        eprintln!(
+            "cvipctl: the configuration is invalid: {n} problem{} found",
+            if n == 1 { "" } else { "s" }
+        );
+    }
+    Ok(ExitCode::from(exit::REJECTED))
+}
+
+fn check(args: &CheckArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let paths = args.paths();
     match ClusterConfig::load(&paths) {
         Ok(loaded) => {
             let summary =
                 summary::Summary::new(&loaded.config, &paths, loaded.sources.lvs_routing.is_some());
-            if args.json {
+            if json {
                 let text = serde_json::to_string_pretty(&summary.to_json())
                     .context("encoding the summary as JSON")?;
                 println!("{text}");
@@ -82,23 +142,6 @@ fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(diagnostics) => {
-            if args.json {
-                let report = serde_json::json!({ "valid": false, "errors": diagnostics });
-                let text = serde_json::to_string_pretty(&report)
-                    .context("encoding the problems as JSON")?;
-                println!("{text}");
-            } else {
-                for diagnostic in &diagnostics {
-                    eprintln!("{diagnostic}");
-                }
-                let n = diagnostics.len();
-                eprintln!(
-                    "cvipctl: the configuration is invalid: {n} problem{} found",
-                    if n == 1 { "" } else { "s" }
-                );
-            }
-            Ok(ExitCode::from(1))
-        }
+        Err(diagnostics) => print_problems(&diagnostics, json),
     }
 }
