@@ -113,6 +113,34 @@ async fn main() {
         failovers[0],
         failovers[failovers.len() - 1]
     );
+
+    // A lagging director: the other director is down while a write commits, then the leader
+    // stops and the lagging director returns. Node 3 must lead as caretaker to catch it up.
+    let leader = wait_for_leader(&nodes.iter().collect::<Vec<_>>()).await;
+    let lagging = if leader == 1 { 2 } else { 1 };
+    let index = nodes.iter().position(|n| n.id() == lagging).unwrap();
+    nodes.remove(index).shutdown().await;
+    let via = nodes.iter().find(|n| n.id() == 3).unwrap();
+    via.write(set("while", "down")).await.unwrap();
+    let index = nodes.iter().position(|n| n.id() == leader).unwrap();
+    let stopping = nodes.remove(index);
+    let started = Instant::now();
+    stopping.shutdown().await;
+    let mut config = layout.config(lagging);
+    config.timing = timing;
+    nodes.push(ssinet_raft::ClusterNode::start(config).await.unwrap());
+    let director = nodes.iter().find(|n| n.id() == lagging).unwrap();
+    loop {
+        let m = director.metrics().borrow().clone();
+        if m.state == ServerState::Leader && m.millis_since_quorum_ack.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    println!(
+        "lagging director {lagging} leads (via caretaker 3) {:?} after leader {leader} stopped",
+        started.elapsed()
+    );
     for node in nodes {
         node.shutdown().await;
     }

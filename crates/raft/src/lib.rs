@@ -15,7 +15,9 @@ pub mod transport;
 pub mod types;
 
 pub use membership::{MembershipError, MembershipPlan, NodeRole, plan_membership};
-pub use node::{ClusterMember, ClusterNode, NodeConfig, StartError, Timing};
+pub use node::{
+    ClusterMember, ClusterNode, NodeConfig, StartError, Timing, handover_target, standby_may_elect,
+};
 pub use store::{AppliedState, Store, StoreError};
-pub use transport::{Limits, WriteError, Written};
+pub use transport::{ElectNowError, Limits, WriteError, Written};
 pub use types::{App, NodeId, PeerNode, Raft, TypeConfig};

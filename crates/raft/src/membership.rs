@@ -1,9 +1,12 @@
 //! Who votes and who may lead: computed from the node list alone, so every node agrees.
 //!
-//! The leader is the director, so only director-capable nodes may start an election. Voters are
-//! the director-capable nodes plus enough others to make an odd quorum of 3 or 5 (init-capable
-//! nodes first, as OpenSSI prefers them for the root file system); every other node is a learner
-//! that receives the log but never votes.
+//! The director is a leader that is director-capable, so director-capable nodes are the ones that
+//! stand for election (`enable_elect`). Voters are the director-capable nodes plus enough others to
+//! make an odd quorum of 3 or 5 (init-capable nodes first, as OpenSSI prefers them for the root
+//! file system); every other node is a learner that receives the log but never votes. A voter
+//! that is not director-capable stands for election only when no leader has been heard from for
+//! a long while (a director that lags its log could never win its vote), and then leads only as
+//! a caretaker until a director has caught up (see `node::handover`).
 
 use std::collections::BTreeSet;
 
@@ -27,7 +30,8 @@ pub struct MembershipPlan {
     pub voters: BTreeSet<NodeId>,
     /// Nodes that replicate the log without voting.
     pub learners: BTreeSet<NodeId>,
-    /// Nodes allowed to start an election (`Config::enable_elect`): the director-capable ones.
+    /// Nodes that stand for election (`Config::enable_elect`) and may direct: the
+    /// director-capable ones. Other voters campaign only as standby caretakers.
     pub electable: BTreeSet<NodeId>,
 }
 
@@ -40,7 +44,7 @@ impl MembershipPlan {
             .expect("a plan always has at least one director-capable node")
     }
 
-    /// Whether `node` may start elections.
+    /// Whether `node` stands for election at once and may direct when it leads.
     pub fn may_elect(&self, node: NodeId) -> bool {
         self.electable.contains(&node)
     }

@@ -110,16 +110,12 @@ async fn cluster_elects_directors_replicates_fails_over_and_catches_up() {
     // The leader goes away: the other director takes over and writes continue.
     nodes.remove(&first_leader).unwrap().shutdown().await;
     let other_director = if first_leader == 1 { 2 } else { 1 };
-    eventually("a new leader", || {
-        leader = leader_of(&nodes);
-        leader.is_some()
+    // Node 3 may stand in as caretaker only if the director took very long; either way the
+    // director ends up leading.
+    eventually("the other director to lead", || {
+        leader_of(&nodes) == Some(other_director)
     })
     .await;
-    assert_eq!(
-        leader,
-        Some(other_director),
-        "only the other director may lead"
-    );
     let written = nodes[&4].write(set("weight", "80")).await.unwrap();
     assert_eq!(written.response, KvResponse::Done { previous: None });
 

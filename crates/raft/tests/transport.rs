@@ -18,7 +18,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use ssinet_raft::tls::{NodeIdentity, server_name};
 use ssinet_raft::transport::{Frame, Reply, Request};
-use ssinet_raft::{ClusterNode, NodeId};
+use ssinet_raft::{ClusterNode, ElectNowError, NodeId};
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -221,5 +221,34 @@ async fn oversized_and_malformed_frames_close_the_connection() {
     // The server still serves well-behaved peers.
     let (_, reply) = hello(config, addr, 2).await;
     assert!(matches!(reply, Some(Reply::HelloAccepted)));
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elect_now_from_a_node_that_is_not_the_leader_is_refused() {
+    let tmp = TempDir::new().unwrap();
+    let (node, addr) = single_node(tmp.path()).await;
+    let term = node.metrics().borrow().current_term;
+    let (conn, reply) = hello(identity(tmp.path(), 2).client_config(), addr, 2).await;
+    assert!(matches!(reply, Some(Reply::HelloAccepted)));
+    let mut conn = conn.unwrap();
+
+    // Node 2 is not the leader node 1 follows (node 1 leads itself): no election is started.
+    send_frame(&mut conn, 1, Request::ElectNow).await.unwrap();
+    let reply = next_reply(&mut conn).await.unwrap();
+    let Reply::ElectNow(Err(refused)) = reply.body else {
+        panic!("a stray ElectNow was accepted");
+    };
+    assert_eq!(
+        refused,
+        ElectNowError::NotFromLeader {
+            from: 2,
+            leader: Some(1)
+        }
+    );
+    assert!(refused.to_string().contains("follows node 1"), "{refused}");
+    let m = node.metrics().borrow().clone();
+    assert_eq!((m.state, m.current_term), (ServerState::Leader, term));
+    SinkExt::<Bytes>::close(&mut conn).await.unwrap();
     node.shutdown().await;
 }

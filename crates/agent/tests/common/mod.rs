@@ -199,13 +199,17 @@ impl Cluster {
         (own.role == Role::Leader && own.quorum).then_some(leader)
     }
 
-    /// Waits for a leader all of `among` agree on.
+    /// Waits for a director-capable leader all of `among` agree on.
+    ///
+    /// A non-director voter may lead for a moment as a caretaker (it never directs and hands
+    /// over to the first director that has its whole log), so the leadership that matters, the
+    /// one a test asserts on, is the one that settles on a director.
     pub fn wait_for_leader(&self, among: &[u8]) -> u8 {
         let mut leader = None;
         eventually(
-            &format!("a leader agreed on by nodes {among:?}"),
+            &format!("a director-capable leader agreed on by nodes {among:?}"),
             || {
-                leader = self.agreed_leader(among);
+                leader = self.agreed_leader(among).filter(|l| self.is_director(*l));
                 leader.is_some()
             },
             self,

@@ -1,5 +1,6 @@
 //! A running cluster member: store, transport, Raft, bootstrap and membership upkeep in one.
 
+mod handover;
 mod upkeep;
 
 use std::collections::BTreeMap;
@@ -11,6 +12,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+pub use handover::{handover_target, standby_may_elect};
 
 use crate::membership::{MembershipError, MembershipPlan, NodeRole, plan_membership};
 use crate::store::{AppliedState, Store, StoreClosed, StoreError};
@@ -31,7 +34,8 @@ pub struct ClusterMember {
 ///
 /// Failover takes about `election_max` plus one randomized election timeout: openraft's voters
 /// refuse a candidate until `election_max` has passed since the last heartbeat (the leader's
-/// lease), so the first candidate usually has to try twice. The defaults give 1-2 s.
+/// lease), so the first candidate usually has to try twice. The defaults give 1-2 s. Voters that
+/// are not director-capable stand for election only after [`Timing::standby_after`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timing {
     /// How often the leader heartbeats; also openraft's deadline for each append-entries RPC.
@@ -51,6 +55,15 @@ impl Default for Timing {
             election_min: Duration::from_millis(500),
             election_max: Duration::from_millis(1000),
         }
+    }
+}
+
+impl Timing {
+    /// How long a voter that is not director-capable waits without hearing from any leader
+    /// before it stands for election itself: three `election_max`, so every director has had
+    /// its chance first. It then leads only as a caretaker, until a director has caught up.
+    pub fn standby_after(&self) -> Duration {
+        self.election_max * 3
     }
 }
 
@@ -117,6 +130,7 @@ pub struct ClusterNode<A: App> {
     plan: MembershipPlan,
     limits: Limits,
     upkeep: JoinHandle<()>,
+    handover: Option<JoinHandle<()>>,
     store_closed: StoreClosed,
 }
 
@@ -214,6 +228,16 @@ impl<A: App> ClusterNode<A> {
             plan.clone(),
             members.clone(),
         ));
+        let handover = (!plan.may_elect(config.node)).then(|| {
+            tokio::spawn(handover::run(
+                config.node,
+                raft.clone(),
+                network.clone(),
+                plan.clone(),
+                members.clone(),
+                config.timing,
+            ))
+        });
         Ok(Self {
             node: config.node,
             raft,
@@ -224,6 +248,7 @@ impl<A: App> ClusterNode<A> {
             plan,
             limits: config.limits,
             upkeep,
+            handover,
             store_closed,
         })
     }
@@ -309,6 +334,9 @@ impl<A: App> ClusterNode<A> {
     /// Stops the RPC server, membership upkeep and Raft, releasing the store.
     pub async fn shutdown(mut self) {
         self.upkeep.abort();
+        if let Some(handover) = &self.handover {
+            handover.abort();
+        }
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }

@@ -42,11 +42,13 @@ pub enum CallError {
     TooLarge { size: usize, max: usize },
 }
 
-/// Which connection to a peer: Raft traffic and forwarded writes never wait on each other.
+/// Which connection to a peer: Raft traffic, forwarded writes and leadership hand-over requests
+/// never wait on each other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Channel {
     Raft,
     Forward,
+    Control,
 }
 
 /// The pool of outgoing connections of one node.

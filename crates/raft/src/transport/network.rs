@@ -16,7 +16,7 @@ use openraft::raft::{
 use openraft::{AnyError, RPCTypes, RaftNetwork, RaftNetworkFactory};
 
 use super::client::{CallError, Channel, PeerConnection, Peers};
-use super::wire::{Reply, Request, WriteError, Written};
+use super::wire::{ElectNowError, Reply, Request, WriteError, Written};
 use crate::types::{App, NodeId, PeerNode, TypeConfig};
 
 type RpcResult<T, E = RaftError<NodeId>> = Result<T, RPCError<NodeId, PeerNode, E>>;
@@ -74,6 +74,24 @@ impl<A: App> Network<A> {
             Err(e) => Err(WriteError::Unreachable {
                 node: leader,
                 reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Asks `target` to stand for election now (see [`Request::ElectNow`]). The outer error is
+    /// the transport's, the inner one the target's refusal.
+    pub(crate) async fn ask_to_elect(
+        &self,
+        target: NodeId,
+        node: &PeerNode,
+        timeout: Duration,
+    ) -> Result<Result<(), ElectNowError>, CallError> {
+        let conn = self.peers.connection(target, node.addr, Channel::Control);
+        match conn.call(&Request::<A>::ElectNow, timeout).await? {
+            Reply::ElectNow(result) => Ok(result),
+            other => Err(CallError::Network {
+                node: target,
+                reason: format!("unexpected reply {}", other.kind()),
             }),
         }
     }

@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::Limits;
 use super::wire::{
-    Frame, FrameError, FramedStream, Reply, Request, WriteError, Written, close, framed, recv, send,
+    ElectNowError, Frame, FrameError, FramedStream, Reply, Request, WriteError, Written, close,
+    framed, recv, send,
 };
 use crate::tls::{NodeIdentity, certificate_names_node};
 use crate::types::{App, NodeId, Raft};
@@ -161,7 +162,7 @@ async fn serve_connection<A: App>(
         };
         let body = tokio::select! {
             () = cancel.cancelled() => break,
-            body = handle(&raft, request, &limits) => body,
+            body = handle(&raft, peer, request, &limits) => body,
         };
         let reply = Frame { id, body };
         if let Err(e) = send(&mut conn, &reply, limits.max_frame_bytes).await {
@@ -215,7 +216,12 @@ async fn authenticate<A: App>(
     }
 }
 
-async fn handle<A: App>(raft: &Raft<A>, request: Request<A>, limits: &Limits) -> Reply<A> {
+async fn handle<A: App>(
+    raft: &Raft<A>,
+    peer: NodeId,
+    request: Request<A>,
+    limits: &Limits,
+) -> Reply<A> {
     match request {
         Request::Hello { .. } => Reply::Refused {
             reason: "hello sent twice".into(),
@@ -226,7 +232,33 @@ async fn handle<A: App>(raft: &Raft<A>, request: Request<A>, limits: &Limits) ->
         Request::ClientWrite(command) => {
             Reply::ClientWrite(write_locally(raft, command, limits).await)
         }
+        Request::ElectNow => Reply::ElectNow(elect_now(raft, peer).await),
     }
+}
+
+/// Starts an election at a caretaker leader's request, if this node may lead and `from` is the
+/// leader it follows (a stale or stray request must not disturb a working leader).
+///
+/// Raft's rules still decide: the election is won only with a quorum of votes from nodes whose
+/// logs are not ahead of this one.
+async fn elect_now<A: App>(raft: &Raft<A>, from: NodeId) -> Result<(), ElectNowError> {
+    let me = raft.metrics().borrow().id;
+    if !raft.config().enable_elect {
+        return Err(ElectNowError::NotElectable { node: me });
+    }
+    let leader = raft.metrics().borrow().current_leader;
+    if leader != Some(from) {
+        return Err(ElectNowError::NotFromLeader { from, leader });
+    }
+    tracing::info!(
+        node = me,
+        caretaker = from,
+        "standing for election at the caretaker leader's request"
+    );
+    raft.trigger()
+        .elect()
+        .await
+        .map_err(|e| ElectNowError::Raft(e.to_string()))
 }
 
 /// Proposes `command` on this node, which must be the leader.

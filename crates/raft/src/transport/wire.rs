@@ -37,6 +37,9 @@ pub enum Request<A: App> {
     InstallSnapshot(InstallSnapshotRequest<TypeConfig<A>>),
     /// A client write a follower forwards to the leader.
     ClientWrite(A::Command),
+    /// From a leader that may not direct (a caretaker): "your log matches mine, stand for
+    /// election now", so leadership passes to a director-capable node.
+    ElectNow,
 }
 
 /// A frame body from the server, answering the request with the same frame id.
@@ -54,6 +57,7 @@ pub enum Reply<A: App> {
         Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
     ),
     ClientWrite(Result<Written<A::Response>, WriteError>),
+    ElectNow(Result<(), ElectNowError>),
 }
 
 impl<A: App> Reply<A> {
@@ -66,6 +70,7 @@ impl<A: App> Reply<A> {
             Reply::Vote(_) => "Vote",
             Reply::InstallSnapshot(_) => "InstallSnapshot",
             Reply::ClientWrite(_) => "ClientWrite",
+            Reply::ElectNow(_) => "ElectNow",
         }
     }
 }
@@ -99,6 +104,23 @@ pub enum WriteError {
     /// The application entry was answered without a response (should not happen).
     #[error("the leader returned no response for a normal entry")]
     NoResponse,
+}
+
+/// Why a node did not start the election a caretaker leader asked for.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum ElectNowError {
+    /// Only director-capable nodes stand for election on request.
+    #[error("node {node} is not director-capable and does not stand for election on request")]
+    NotElectable { node: NodeId },
+    /// Only the leader this node follows may hand leadership over.
+    #[error("node {from} asked for an election but this node follows {}", leader.map_or("no known leader".to_string(), |n| format!("node {n}")))]
+    NotFromLeader {
+        from: NodeId,
+        leader: Option<NodeId>,
+    },
+    /// Raft stopped on this node.
+    #[error("raft failed: {0}")]
+    Raft(String),
 }
 
 pub(crate) type FramedStream<S> = Framed<S, LengthDelimitedCodec>;
