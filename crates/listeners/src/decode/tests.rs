@@ -177,8 +177,8 @@ fn truncated_and_foreign_messages_are_malformed_not_panics() {
 /// starts from inputs that reach every branch.
 #[test]
 fn fuzz_seeds_decode_as_named() {
-    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/decode/");
-    let read = |name: &str| std::fs::read(format!("{corpus}{name}")).unwrap();
+    let seeds = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/decode/");
+    let read = |name: &str| std::fs::read(format!("{seeds}{name}")).unwrap();
 
     let tcp4 = read("tcp4-two-listeners-done");
     let part = decode_dump_part(&tcp4[1..], TCP4, 7).unwrap();
