@@ -6,27 +6,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::kv::{KvApp, KvCommand, KvResponse, set};
-use common::{Layout, eventually, init_tracing, role};
-use openraft::ServerState;
+use common::{Layout, eventually, init_tracing, leader_of, role, value};
 use ssinet_raft::{ClusterNode, NodeId};
 use tempfile::TempDir;
-
-fn leader_of(nodes: &BTreeMap<NodeId, ClusterNode<KvApp>>) -> Option<NodeId> {
-    let leaders: BTreeSet<Option<NodeId>> = nodes
-        .values()
-        .map(|n| n.metrics().borrow().current_leader)
-        .collect();
-    let leader = (*leaders.first()?)?;
-    let agreed = leaders.len() == 1;
-    let is_leader = nodes
-        .get(&leader)
-        .is_some_and(|n| n.metrics().borrow().state == ServerState::Leader);
-    (agreed && is_leader).then_some(leader)
-}
-
-fn value(node: &ClusterNode<KvApp>, key: &str) -> Option<String> {
-    node.state().borrow().state.get(key).cloned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_elects_directors_replicates_fails_over_and_catches_up() {

@@ -6,29 +6,13 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use common::kv::{KvApp, KvResponse, set};
-use common::{Layout, eventually, init_tracing, role};
+use common::{Layout, eventually, init_tracing, leader_of, role, value};
 use openraft::ServerState;
 use ssinet_raft::{ClusterNode, NodeId};
 use tempfile::TempDir;
-
-fn leader_of(nodes: &BTreeMap<NodeId, ClusterNode<KvApp>>) -> Option<NodeId> {
-    let leaders: BTreeSet<Option<NodeId>> = nodes
-        .values()
-        .map(|n| n.metrics().borrow().current_leader)
-        .collect();
-    let leader = (*leaders.first()?)?;
-    let is_leader = nodes
-        .get(&leader)
-        .is_some_and(|n| n.metrics().borrow().state == ServerState::Leader);
-    (leaders.len() == 1 && is_leader).then_some(leader)
-}
-
-fn value(node: &ClusterNode<KvApp>, key: &str) -> Option<String> {
-    node.state().borrow().state.get(key).cloned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caretaker_hands_leadership_to_the_lagging_director() {

@@ -3,11 +3,12 @@
 
 pub mod kv;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use openraft::ServerState;
 use ssinet_raft::pki::{self, PkiNode};
 use ssinet_raft::transport::Limits;
 use ssinet_raft::{ClusterMember, ClusterNode, NodeConfig, NodeId, NodeRole, Timing};
@@ -128,4 +129,22 @@ pub async fn eventually<F: FnMut() -> bool>(what: &str, mut check: F) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The leader every node names, if they agree and it is in fact leading.
+pub fn leader_of(nodes: &BTreeMap<NodeId, ClusterNode<KvApp>>) -> Option<NodeId> {
+    let leaders: BTreeSet<Option<NodeId>> = nodes
+        .values()
+        .map(|n| n.metrics().borrow().current_leader)
+        .collect();
+    let leader = (*leaders.first()?)?;
+    let is_leader = nodes
+        .get(&leader)
+        .is_some_and(|n| n.metrics().borrow().state == ServerState::Leader);
+    (leaders.len() == 1 && is_leader).then_some(leader)
+}
+
+/// A key's value in a node's applied state.
+pub fn value(node: &ClusterNode<KvApp>, key: &str) -> Option<String> {
+    node.state().borrow().state.get(key).cloned()
 }
