@@ -3,8 +3,9 @@
 //! [`ClusterNode`] is the entry point: it opens the [`Store`], loads the node's TLS identity,
 //! starts Raft and the RPC server, bootstraps the cluster when it is the lowest-numbered
 //! director-capable node with no state, and keeps the membership in line with
-//! [`plan_membership`]. The replicated application is the [`App`] trait. See README.md for the
-//! PKI files an operator distributes.
+//! [`plan_membership`] of the node list in force ([`ClusterNode::set_members`] replaces it).
+//! The replicated application is the [`App`] trait. See README.md for the PKI files an
+//! operator distributes.
 
 pub mod membership;
 pub mod node;
@@ -16,7 +17,8 @@ pub mod types;
 
 pub use membership::{MembershipError, MembershipPlan, NodeRole, plan_membership};
 pub use node::{
-    ClusterMember, ClusterNode, NodeConfig, StartError, Timing, handover_target, standby_may_elect,
+    ClusterMember, ClusterNode, MembershipChange, NodeConfig, StartError, Timing, handover_target,
+    standby_may_elect,
 };
 pub use store::{AppliedState, Store, StoreError};
 pub use transport::{ElectNowError, Limits, WriteError, Written};

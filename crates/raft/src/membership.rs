@@ -61,6 +61,11 @@ pub enum MembershipError {
         "node number {0} is listed twice or is 0: node numbers in clustertab are unique and > 0"
     )]
     BadNodeNumber(NodeId),
+    /// A running node was given a node list without itself: it does not leave on its own.
+    #[error(
+        "node {0} is no longer in the node list (clustertab): it keeps running with its previous membership until you stop its ssinetd; a leader given the new list removes it from the cluster"
+    )]
+    NotListed(NodeId),
 }
 
 /// Computes voters, learners and electable nodes from the node list.

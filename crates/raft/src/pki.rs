@@ -1,7 +1,8 @@
 //! The cluster PKI: a cluster CA and one key and certificate per node.
 //!
 //! `cvipctl pki init` calls [`init`]; the operator then copies `node<N>/` to node N's
-//! configuration directory. A node's certificate names it twice: DNS SAN `node<N>.ssinet.cluster`
+//! configuration directory. A node added to clustertab later gets its files from [`add_node`]
+//! (`cvipctl pki add-node`), signed by the same CA, so the running nodes accept it unchanged. A node's certificate names it twice: DNS SAN `node<N>.ssinet.cluster`
 //! (what peers verify) and IP SAN = its interconnect address (for operators' tools).
 
 use std::fs::{self, OpenOptions};
@@ -9,6 +10,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -48,6 +50,17 @@ pub enum PkiError {
         "{0} already exists: refusing to replace the cluster CA (every node would need new files); pass overwrite to replace it"
     )]
     CaExists(PathBuf),
+    /// A node directory exists already; replacing its key would lock that node out until it
+    /// gets the new files.
+    #[error(
+        "{0} already exists: refusing to replace that node's key and certificate (a running node may use them); pass force (cvipctl pki add-node --force) to issue new ones"
+    )]
+    NodeExists(PathBuf),
+    /// The CA files could not be read or do not form a CA that can sign.
+    #[error(
+        "cannot use {path} as the cluster CA: {reason}; give the directory `cvipctl pki init` wrote (it holds ca.pem and ca.key)"
+    )]
+    BadCa { path: PathBuf, reason: String },
     /// No nodes were given.
     #[error("no nodes to issue certificates for: the clustertab lists none")]
     NoNodes,
@@ -113,18 +126,8 @@ pub fn init(nodes: &[PkiNode], out_dir: &Path, overwrite: bool) -> Result<PkiLay
     let mut node_dirs = Vec::new();
     for n in nodes {
         let dir = out_dir.join(format!("node{}", n.node));
-        make_dir(&dir)?;
-        let key = generate_key(&format!("the key of node {}", n.node))?;
-        let cert =
-            node_params(n)?
-                .signed_by(&key, &issuer)
-                .map_err(|source| PkiError::Generate {
-                    what: format!("the certificate of node {}", n.node),
-                    source,
-                })?;
-        write_file(&dir.join(CA_FILE), ca_pem.as_bytes(), false)?;
-        write_file(&dir.join(CERT_FILE), cert.pem().as_bytes(), false)?;
-        write_file(&dir.join(KEY_FILE), key.serialize_pem().as_bytes(), true)?;
+        let (cert, key) = issue(n, &issuer)?;
+        write_node_dir(&dir, &ca_pem, &cert, &key)?;
         node_dirs.push((n.node, dir));
     }
     // The CA certificate goes last: its presence marks a complete PKI.
@@ -135,6 +138,98 @@ pub fn init(nodes: &[PkiNode], out_dir: &Path, overwrite: bool) -> Result<PkiLay
         ca_key: ca_key_path,
         node_dirs,
     })
+}
+
+/// Issues a key and certificate for `node`, signed by the CA whose files `pki init` wrote in
+/// `ca_dir` (`ca.pem`, `ca.key`), into `out_dir/node<N>/` in the same layout as [`init`].
+/// Returns that directory.
+///
+/// For a node added to clustertab after `pki init`: the running nodes trust the same CA, so
+/// they accept the new node without any change. Refuses to replace an existing node directory
+/// unless `force`. The new certificate is checked to chain to `ca.pem` before anything is
+/// written, so a `ca.key` from another CA is refused.
+pub fn add_node(
+    ca_dir: &Path,
+    node: PkiNode,
+    out_dir: &Path,
+    force: bool,
+) -> Result<PathBuf, PkiError> {
+    if node.node == 0 {
+        return Err(PkiError::BadNodeNumber(node.node));
+    }
+    let dir = out_dir.join(format!("node{}", node.node));
+    if dir.exists() && !force {
+        return Err(PkiError::NodeExists(dir));
+    }
+    let ca_cert_path = ca_dir.join(CA_FILE);
+    let ca_key_path = ca_dir.join(CA_KEY_FILE);
+    let read = |path: &Path| {
+        fs::read_to_string(path).map_err(|e| PkiError::BadCa {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+    };
+    let ca_pem = read(&ca_cert_path)?;
+    let ca_key = KeyPair::from_pem(&read(&ca_key_path)?).map_err(|e| PkiError::BadCa {
+        path: ca_key_path.clone(),
+        reason: format!("not a private key: {e}"),
+    })?;
+    // `pki init` made the CA from these parameters; the check below proves ca.key is its key.
+    let issuer = Issuer::new(ca_params(), ca_key);
+    let (cert, key) = issue(&node, &issuer)?;
+    verify_chain(&ca_pem, &cert).map_err(|reason| PkiError::BadCa {
+        path: ca_key_path,
+        reason: format!(
+            "a certificate it signs does not chain to {}: {reason}",
+            ca_cert_path.display()
+        ),
+    })?;
+    write_node_dir(&dir, &ca_pem, &cert, &key)?;
+    tracing::info!(node = node.node, dir = %dir.display(), "node certificate issued");
+    Ok(dir)
+}
+
+/// A fresh key and a certificate for `node`, signed by `issuer`.
+fn issue(node: &PkiNode, issuer: &Issuer<'_, KeyPair>) -> Result<(String, KeyPair), PkiError> {
+    let key = generate_key(&format!("the key of node {}", node.node))?;
+    let cert = node_params(node)?
+        .signed_by(&key, issuer)
+        .map_err(|source| PkiError::Generate {
+            what: format!("the certificate of node {}", node.node),
+            source,
+        })?;
+    Ok((cert.pem(), key))
+}
+
+/// Checks that `cert_pem` is accepted as a client certificate by a peer trusting `ca_pem`,
+/// exactly as the RPC server checks it.
+fn verify_chain(ca_pem: &str, cert_pem: &str) -> Result<(), String> {
+    use rustls::server::WebPkiClientVerifier;
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, UnixTime};
+
+    let ca =
+        CertificateDer::from_pem_slice(ca_pem.as_bytes()).map_err(|e| format!("ca.pem: {e}"))?;
+    let cert = CertificateDer::from_pem_slice(cert_pem.as_bytes())
+        .map_err(|e| format!("certificate: {e}"))?;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).map_err(|e| format!("ca.pem: {e}"))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|e| e.to_string())?;
+    verifier
+        .verify_client_cert(&cert, &[], UnixTime::now())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Writes `dir/{ca.pem,node.pem,node.key}` (directory 0700, key 0600).
+fn write_node_dir(dir: &Path, ca_pem: &str, cert_pem: &str, key: &KeyPair) -> Result<(), PkiError> {
+    make_dir(dir)?;
+    write_file(&dir.join(CA_FILE), ca_pem.as_bytes(), false)?;
+    write_file(&dir.join(CERT_FILE), cert_pem.as_bytes(), false)?;
+    write_file(&dir.join(KEY_FILE), key.serialize_pem().as_bytes(), true)
 }
 
 fn generate_key(what: &str) -> Result<KeyPair, PkiError> {

@@ -1,4 +1,5 @@
-//! `pki::init` output: files, modes, names, and the refusal to replace a CA.
+//! `pki::init` and `pki::add_node` output: files, modes, names, and the refusals to replace a CA
+//! or a node's key.
 #![allow(clippy::unwrap_used)]
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -106,4 +107,60 @@ fn loading_another_nodes_files_is_refused() {
     );
     let err = NodeIdentity::load(&tmp.path().join("node9"), 9).unwrap_err();
     assert!(matches!(err, IdentityError::Pem { .. }), "{err}");
+}
+
+#[test]
+fn add_node_issues_an_identity_from_the_existing_ca() {
+    let tmp = TempDir::new().unwrap();
+    let layout = pki::init(&nodes(), tmp.path(), false).unwrap();
+    let new = PkiNode {
+        node: 9,
+        interconnect_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 19)),
+    };
+    let out = tmp.path().join("issued");
+    let dir = pki::add_node(tmp.path(), new, &out, false).unwrap();
+    assert_eq!(dir, out.join("node9"));
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("node.key")), 0o600);
+    assert_eq!(
+        std::fs::read(dir.join("ca.pem")).unwrap(),
+        std::fs::read(&layout.ca_cert).unwrap()
+    );
+    let cert = leaf(&dir.join("node.pem"));
+    certificate_names_node(&cert, 9).unwrap();
+    webpki::EndEntityCert::try_from(&cert)
+        .unwrap()
+        .verify_is_valid_for_subject_name(&ServerName::IpAddress(new.interconnect_ip.into()))
+        .unwrap();
+    assert_eq!(NodeIdentity::load(&dir, 9).unwrap().node(), 9);
+
+    // Replacing the node's key needs force; the refusal says how.
+    let key = std::fs::read(dir.join("node.key")).unwrap();
+    let err = pki::add_node(tmp.path(), new, &out, false).unwrap_err();
+    assert!(matches!(err, PkiError::NodeExists(_)), "{err}");
+    assert!(err.to_string().contains("--force"), "{err}");
+    assert_eq!(std::fs::read(dir.join("node.key")).unwrap(), key);
+    pki::add_node(tmp.path(), new, &out, true).unwrap();
+    assert_ne!(std::fs::read(dir.join("node.key")).unwrap(), key);
+    assert_eq!(mode(&dir.join("node.key")), 0o600);
+}
+
+#[test]
+fn add_node_refuses_a_ca_key_from_another_ca() {
+    let tmp = TempDir::new().unwrap();
+    let ours = tmp.path().join("ours");
+    let theirs = tmp.path().join("theirs");
+    pki::init(&nodes(), &ours, false).unwrap();
+    pki::init(&nodes(), &theirs, false).unwrap();
+    std::fs::copy(theirs.join("ca.key"), ours.join("ca.key")).unwrap();
+    let new = PkiNode {
+        node: 9,
+        interconnect_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 19)),
+    };
+    let err = pki::add_node(&ours, new, &ours, false).unwrap_err();
+    assert!(matches!(err, PkiError::BadCa { .. }), "{err}");
+    assert!(!ours.join("node9").exists());
+
+    let err = pki::add_node(&tmp.path().join("missing"), new, &ours, false).unwrap_err();
+    assert!(err.to_string().contains("cvipctl pki init"), "{err}");
 }

@@ -19,15 +19,17 @@
 //! [`Request::ElectNow`]: crate::transport::Request::ElectNow
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::ServerState;
+use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::Timing;
+use super::{Roster, Timing};
 use crate::membership::MembershipPlan;
 use crate::transport::Network;
-use crate::types::{App, LogId, NodeId, PeerNode, Raft};
+use crate::types::{App, LogId, NodeId, Raft};
 
 /// The director-capable voter a caretaker leader `me` should hand leadership to: the
 /// lowest-numbered one whose replicated log reaches the leader's last index. `None` if `me` may
@@ -62,25 +64,36 @@ pub fn standby_may_elect(silence: Duration, timing: &Timing) -> bool {
     silence >= timing.standby_after()
 }
 
-/// Runs the standby and caretaker duties of a node that is not director-capable.
+/// Runs the standby and caretaker duties while this node is not director-capable in the node
+/// list in force; a director-capable node only keeps track of its leaders, in case a later node
+/// list makes it a plain voter.
 pub(super) async fn run<A: App>(
     node: NodeId,
     raft: Raft<A>,
     network: Network<A>,
-    plan: MembershipPlan,
-    members: BTreeMap<NodeId, PeerNode>,
+    mut roster: watch::Receiver<Arc<Roster>>,
     timing: Timing,
 ) {
     // The last time this node heard from an established leader (or became one). Candidates'
     // votes do not count: a lagging director that keeps campaigning must not keep the standby
     // from standing, and a failed round of its own must not delay its next one.
     let mut leader_heard = Instant::now();
-    let mut elect_enabled = false;
+    // The runtime `elect` flag as last set: by the start configuration or `set_members` (to
+    // whether the node may direct), or here.
+    let mut elect_enabled = roster.borrow_and_update().plan.may_elect(node);
     let mut last_ask: Option<(NodeId, Instant)> = None;
     let mut tick = tokio::time::interval(timing.heartbeat);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if roster.has_changed().unwrap_or(false) {
+            // `set_members` set the flag already; setting it again here undoes a standby
+            // decision this loop made from the previous list while the new one arrived.
+            elect_enabled = roster.borrow_and_update().plan.may_elect(node);
+            raft.runtime_config().elect(elect_enabled);
+        }
+        let current = roster.borrow().clone();
+        let plan = &current.plan;
         // openraft refreshes the vote's timestamp on every append-entries from the leader; a
         // committed vote is an elected leader's.
         let Ok((committed, modified)) = raft
@@ -91,6 +104,11 @@ pub(super) async fn run<A: App>(
         };
         if let Some(modified) = modified.filter(|m| committed && *m > leader_heard) {
             leader_heard = modified;
+        }
+        if plan.may_elect(node) {
+            // A director always stands for election and never needs a caretaker's duties.
+            last_ask = None;
+            continue;
         }
         // On a leader: how long ago it won its term.
         let silence = leader_heard.elapsed();
@@ -122,7 +140,7 @@ pub(super) async fn run<A: App>(
         let voters: BTreeSet<NodeId> = m.membership_config.membership().voter_ids().collect();
         let Some(target) = handover_target(
             node,
-            &plan,
+            plan,
             &voters,
             m.last_log_index,
             m.replication.as_ref().unwrap_or(&BTreeMap::new()),
@@ -140,7 +158,7 @@ pub(super) async fn run<A: App>(
             .membership()
             .get_node(&target)
             .copied()
-            .or_else(|| members.get(&target).copied());
+            .or_else(|| current.addresses.get(&target).copied());
         let Some(peer) = peer else {
             continue;
         };

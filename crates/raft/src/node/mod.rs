@@ -1,6 +1,7 @@
 //! A running cluster member: store, transport, Raft, bootstrap and membership upkeep in one.
 
 mod handover;
+mod roster;
 mod upkeep;
 
 use std::collections::BTreeMap;
@@ -14,8 +15,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use handover::{handover_target, standby_may_elect};
+pub use roster::MembershipChange;
+pub(crate) use roster::Roster;
 
-use crate::membership::{MembershipError, MembershipPlan, NodeRole, plan_membership};
+use crate::membership::{MembershipError, MembershipPlan, NodeRole};
 use crate::store::{AppliedState, Store, StoreClosed, StoreError};
 use crate::tls::{IdentityError, NodeIdentity};
 use crate::transport::{Limits, Network, Peers, RpcServer, WriteError, Written};
@@ -126,11 +129,11 @@ pub struct ClusterNode<A: App> {
     network: Network<A>,
     server: Option<RpcServer>,
     state: watch::Receiver<Arc<AppliedState<A::State>>>,
-    members: BTreeMap<NodeId, PeerNode>,
-    plan: MembershipPlan,
+    /// The node list in force; upkeep, hand-over and the RPC server follow it.
+    roster: watch::Sender<Arc<Roster>>,
     limits: Limits,
     upkeep: JoinHandle<()>,
-    handover: Option<JoinHandle<()>>,
+    handover: JoinHandle<()>,
     store_closed: StoreClosed,
 }
 
@@ -151,16 +154,14 @@ impl<A: App> ClusterNode<A> {
     /// Like [`ClusterNode::start`], serving RPC on an already bound `listener` (so callers can
     /// bind port 0 and learn the port before building the member list).
     pub async fn start_on(config: NodeConfig, listener: TcpListener) -> Result<Self, StartError> {
-        let roles: Vec<NodeRole> = config.members.iter().map(|m| m.role).collect();
-        let plan = plan_membership(&roles)?;
-        if !config.members.iter().any(|m| m.role.node == config.node) {
-            return Err(StartError::NotAMember(config.node));
-        }
-        let members: BTreeMap<NodeId, PeerNode> = config
-            .members
-            .iter()
-            .map(|m| (m.role.node, PeerNode { addr: m.addr }))
-            .collect();
+        let roster = match Roster::new(config.node, &config.members) {
+            Ok(roster) => roster,
+            Err(MembershipError::NotListed(node)) => return Err(StartError::NotAMember(node)),
+            Err(e) => return Err(e.into()),
+        };
+        let plan = roster.plan.clone();
+        let members = roster.addresses.clone();
+        let (roster, _) = watch::channel(Arc::new(roster));
         let identity = NodeIdentity::load(&config.pki_dir, config.node)?;
         let store = Store::<A>::open(&config.data_dir)?;
         let store_closed = store.closed.clone();
@@ -193,7 +194,13 @@ impl<A: App> ClusterNode<A> {
         .map_err(|e| StartError::Raft(e.to_string()))?;
 
         let started = async {
-            let server = RpcServer::start(listener, identity, raft.clone(), config.limits)
+            let server = RpcServer::start(
+                listener,
+                identity,
+                raft.clone(),
+                config.limits,
+                roster.subscribe(),
+            )
                 .map_err(|source| StartError::Listen {
                     addr: config.listen,
                     source,
@@ -222,30 +229,22 @@ impl<A: App> ClusterNode<A> {
             }
         };
 
-        let upkeep = tokio::spawn(upkeep::run(
+        let upkeep = tokio::spawn(upkeep::run(config.node, raft.clone(), roster.subscribe()));
+        // Every node runs it: a director may be made a plain voter by a later node list.
+        let handover = tokio::spawn(handover::run(
             config.node,
             raft.clone(),
-            plan.clone(),
-            members.clone(),
+            network.clone(),
+            roster.subscribe(),
+            config.timing,
         ));
-        let handover = (!plan.may_elect(config.node)).then(|| {
-            tokio::spawn(handover::run(
-                config.node,
-                raft.clone(),
-                network.clone(),
-                plan.clone(),
-                members.clone(),
-                config.timing,
-            ))
-        });
         Ok(Self {
             node: config.node,
             raft,
             network,
             server: Some(server),
             state,
-            members,
-            plan,
+            roster,
             limits: config.limits,
             upkeep,
             handover,
@@ -273,9 +272,57 @@ impl<A: App> ClusterNode<A> {
         self.state.clone()
     }
 
-    /// The membership plan computed from the node list.
-    pub fn plan(&self) -> &MembershipPlan {
-        &self.plan
+    /// The membership plan computed from the node list in force (the one given at start or the
+    /// last one [`ClusterNode::set_members`] accepted). A copy: it may change at any time.
+    pub fn plan(&self) -> MembershipPlan {
+        self.roster.borrow().plan.clone()
+    }
+
+    /// Replaces the node list, e.g. after the operator applied a changed clustertab.
+    ///
+    /// The new plan and addresses take effect at once on this node: forwarded writes and
+    /// hand-over requests use the new addresses, this node stands for election if and only if
+    /// it is now director-capable, and, while it leads, its upkeep brings the replicated
+    /// membership in line with the new plan through Raft (new nodes join as learners, voters
+    /// change, departed nodes are removed, one change at a time). Every node should be given
+    /// the same list; the replicated membership follows the leader's. Giving the list in force
+    /// again changes nothing.
+    ///
+    /// A list without this node is refused with [`MembershipError::NotListed`]: the node keeps
+    /// working with its previous list until the operator stops it, and a leader given the new
+    /// list removes it from the membership.
+    pub fn set_members(
+        &self,
+        members: Vec<ClusterMember>,
+    ) -> Result<MembershipChange, MembershipError> {
+        let next = Roster::new(self.node, &members)?;
+        let mut change = MembershipChange::default();
+        // Compared and replaced under the channel's lock, so concurrent calls apply in order.
+        self.roster.send_if_modified(|current| {
+            change = current.change_to(&next, self.node);
+            if change.is_unchanged() {
+                return false;
+            }
+            if let Some(elect) = change.may_elect {
+                self.raft.runtime_config().elect(elect);
+            }
+            *current = Arc::new(next);
+            true
+        });
+        if change.is_unchanged() {
+            return Ok(change);
+        }
+        self.network.forget(&change.removed);
+        tracing::info!(
+            node = self.node,
+            added = ?change.added,
+            removed = ?change.removed,
+            moved = ?change.moved,
+            may_elect = ?change.may_elect,
+            plan = ?self.roster.borrow().plan,
+            "node list changed"
+        );
+        Ok(change)
     }
 
     /// Where the RPC server listens.
@@ -328,15 +375,13 @@ impl<A: App> ClusterNode<A> {
             .membership()
             .get_node(&node)
             .copied();
-        from_membership.or_else(|| self.members.get(&node).copied())
+        from_membership.or_else(|| self.roster.borrow().addresses.get(&node).copied())
     }
 
     /// Stops the RPC server, membership upkeep and Raft, releasing the store.
     pub async fn shutdown(mut self) {
         self.upkeep.abort();
-        if let Some(handover) = &self.handover {
-            handover.abort();
-        }
+        self.handover.abort();
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }

@@ -1,11 +1,14 @@
 //! Membership upkeep: role-change logging and, on the leader, bringing the membership in line
-//! with the plan computed from the node list.
+//! with the plan computed from the node list in force (which `set_members` may replace).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::{ChangeMembers, ServerState};
+use tokio::sync::watch;
 
+use super::Roster;
 use crate::membership::MembershipPlan;
 use crate::types::{App, Metrics, NodeId, PeerNode, Raft};
 
@@ -13,8 +16,7 @@ use crate::types::{App, Metrics, NodeId, PeerNode, Raft};
 pub(super) async fn run<A: App>(
     node: NodeId,
     raft: Raft<A>,
-    plan: MembershipPlan,
-    members: BTreeMap<NodeId, PeerNode>,
+    mut roster: watch::Receiver<Arc<Roster>>,
 ) {
     let mut metrics = raft.metrics();
     let mut seen: Option<(ServerState, u64, Option<NodeId>)> = None;
@@ -26,14 +28,16 @@ pub(super) async fn run<A: App>(
             tracing::info!(node, term = m.current_term, state = ?m.state, leader = ?m.current_leader, "raft role");
             seen = Some(now);
         }
+        let current = roster.borrow_and_update().clone();
         if m.state == ServerState::Leader
             && tokio::time::Instant::now() >= retry_at
-            && !reconcile_membership(node, &raft, &plan, &members, &m).await
+            && !reconcile_membership(node, &raft, &current.plan, &current.addresses, &m).await
         {
             retry_at = tokio::time::Instant::now() + Duration::from_secs(1);
         }
         tokio::select! {
             changed = metrics.changed() => if changed.is_err() { return },
+            changed = roster.changed() => if changed.is_err() { return },
             // Retry a failed change even when nothing else happens.
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
@@ -99,7 +103,9 @@ async fn reconcile_membership<A: App>(
     if voters != plan.voters {
         tracing::info!(node, term = metrics.current_term, from = ?voters, to = ?plan.voters, "changing voters");
         let change = ChangeMembers::ReplaceAllVoters(plan.voters.clone());
-        if let Err(e) = raft.change_membership(change, false).await {
+        // Former voters stay as learners: a demoted node keeps the log, a departed one goes
+        // in the next pass.
+        if let Err(e) = raft.change_membership(change, true).await {
             tracing::warn!(node, error = %e, "changing voters failed; will retry");
             return false;
         }

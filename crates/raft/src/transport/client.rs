@@ -89,6 +89,14 @@ impl Peers {
         }
     }
 
+    /// Forgets the connections to `nodes`; dropping one closes its socket once no call holds it.
+    pub(crate) fn forget(&self, nodes: &std::collections::BTreeSet<NodeId>) {
+        self.connections
+            .lock()
+            .expect("the peer map lock is never held across a panic")
+            .retain(|(node, _), _| !nodes.contains(node));
+    }
+
     /// The connection to `node` at `addr`; a changed address replaces the old connection.
     pub(crate) fn connection(
         &self,

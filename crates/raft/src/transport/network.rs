@@ -49,6 +49,12 @@ impl<A: App> Network<A> {
         self.peers.close_all().await;
     }
 
+    /// Drops the connections to `nodes` (no longer listed); a later call to one of them dials
+    /// anew.
+    pub(crate) fn forget(&self, nodes: &std::collections::BTreeSet<NodeId>) {
+        self.peers.forget(nodes);
+    }
+
     /// Forwards a client write to `leader`, which proposes it and answers once applied.
     pub async fn forward_write(
         &self,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use openraft::error::{ClientWriteError, RaftError};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -17,6 +17,7 @@ use super::wire::{
     ElectNowError, Frame, FrameError, FramedStream, Reply, Request, WriteError, Written, close,
     framed, recv, send,
 };
+use crate::node::Roster;
 use crate::tls::{NodeIdentity, certificate_names_node};
 use crate::types::{App, NodeId, Raft};
 
@@ -27,20 +28,37 @@ pub struct RpcServer {
     task: Option<JoinHandle<()>>,
 }
 
+/// What requests are served from: the local Raft, and the node list in force (whether this node
+/// may direct decides whether it answers a caretaker's `ElectNow`).
+struct Local<A: App> {
+    raft: Raft<A>,
+    roster: watch::Receiver<Arc<Roster>>,
+}
+
+impl<A: App> Clone for Local<A> {
+    fn clone(&self) -> Self {
+        Self {
+            raft: self.raft.clone(),
+            roster: self.roster.clone(),
+        }
+    }
+}
+
 impl RpcServer {
-    /// Serves `raft` on `listener` as `identity`'s node.
-    pub fn start<A: App>(
+    /// Serves `raft` on `listener` as `identity`'s node, following the node list in `roster`.
+    pub(crate) fn start<A: App>(
         listener: TcpListener,
         identity: NodeIdentity,
         raft: Raft<A>,
         limits: Limits,
+        roster: watch::Receiver<Arc<Roster>>,
     ) -> io::Result<Self> {
         let local_addr = listener.local_addr()?;
         let cancel = CancellationToken::new();
         let task = tokio::spawn(accept_loop(
             listener,
             identity,
-            raft,
+            Local { raft, roster },
             limits,
             cancel.clone(),
         ));
@@ -75,7 +93,7 @@ impl Drop for RpcServer {
 async fn accept_loop<A: App>(
     listener: TcpListener,
     identity: NodeIdentity,
-    raft: Raft<A>,
+    local: Local<A>,
     limits: Limits,
     cancel: CancellationToken,
 ) {
@@ -99,11 +117,11 @@ async fn accept_loop<A: App>(
             continue;
         };
         let acceptor = acceptor.clone();
-        let raft = raft.clone();
+        let local = local.clone();
         let cancel = cancel.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            serve_connection(tcp, peer_addr, acceptor, me, raft, limits, cancel).await;
+            serve_connection(tcp, peer_addr, acceptor, me, local, limits, cancel).await;
         });
     }
     tracing::info!(node = me, "raft rpc server stopped");
@@ -114,7 +132,7 @@ async fn serve_connection<A: App>(
     peer_addr: SocketAddr,
     acceptor: TlsAcceptor,
     me: NodeId,
-    raft: Raft<A>,
+    local: Local<A>,
     limits: Limits,
     cancel: CancellationToken,
 ) {
@@ -162,7 +180,7 @@ async fn serve_connection<A: App>(
         };
         let body = tokio::select! {
             () = cancel.cancelled() => break,
-            body = handle(&raft, peer, request, &limits) => body,
+            body = handle(&local, peer, request, &limits) => body,
         };
         let reply = Frame { id, body };
         if let Err(e) = send(&mut conn, &reply, limits.max_frame_bytes).await {
@@ -217,11 +235,12 @@ async fn authenticate<A: App>(
 }
 
 async fn handle<A: App>(
-    raft: &Raft<A>,
+    local: &Local<A>,
     peer: NodeId,
     request: Request<A>,
     limits: &Limits,
 ) -> Reply<A> {
+    let raft = &local.raft;
     match request {
         Request::Hello { .. } => Reply::Refused {
             reason: "hello sent twice".into(),
@@ -232,7 +251,7 @@ async fn handle<A: App>(
         Request::ClientWrite(command) => {
             Reply::ClientWrite(write_locally(raft, command, limits).await)
         }
-        Request::ElectNow => Reply::ElectNow(elect_now(raft, peer).await),
+        Request::ElectNow => Reply::ElectNow(elect_now(local, peer).await),
     }
 }
 
@@ -241,9 +260,12 @@ async fn handle<A: App>(
 ///
 /// Raft's rules still decide: the election is won only with a quorum of votes from nodes whose
 /// logs are not ahead of this one.
-async fn elect_now<A: App>(raft: &Raft<A>, from: NodeId) -> Result<(), ElectNowError> {
+async fn elect_now<A: App>(local: &Local<A>, from: NodeId) -> Result<(), ElectNowError> {
+    let raft = &local.raft;
     let me = raft.metrics().borrow().id;
-    if !raft.config().enable_elect {
+    // The node list in force decides, not the configuration the node started with.
+    let may_elect = local.roster.borrow().plan.may_elect(me);
+    if !may_elect {
         return Err(ElectNowError::NotElectable { node: me });
     }
     let leader = raft.metrics().borrow().current_leader;

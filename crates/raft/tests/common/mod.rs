@@ -60,7 +60,13 @@ impl Layout {
     /// Binds one loopback listener per node and creates the PKI under `root/pki`.
     pub async fn new(root: &Path, roles: &[NodeRole]) -> Self {
         let ids: Vec<NodeId> = roles.iter().map(|r| r.node).collect();
-        pki_for(&root.join("pki"), &ids);
+        Self::with_pki_for(root, roles, &ids).await
+    }
+
+    /// Like [`Layout::new`], with certificates from `pki init` for `certified` only (the others
+    /// are added later, e.g. with `pki::add_node` into [`Layout::pki_dir`]).
+    pub async fn with_pki_for(root: &Path, roles: &[NodeRole], certified: &[NodeId]) -> Self {
+        pki_for(&root.join("pki"), certified);
         let mut members = Vec::new();
         let mut listeners = BTreeMap::new();
         for role in roles {
@@ -77,6 +83,20 @@ impl Layout {
             listeners,
             snapshot_every: 1000,
         }
+    }
+
+    /// The `pki init` output directory (ca.pem, ca.key, node<N>/).
+    pub fn pki_dir(&self) -> PathBuf {
+        self.root.join("pki")
+    }
+
+    /// The members among `nodes`, as a clustertab listing only them would give.
+    pub fn members_of(&self, nodes: &[NodeId]) -> Vec<ClusterMember> {
+        self.members
+            .iter()
+            .filter(|m| nodes.contains(&m.role.node))
+            .copied()
+            .collect()
     }
 
     pub fn addr(&self, node: NodeId) -> SocketAddr {
@@ -102,7 +122,20 @@ impl Layout {
 
     /// Starts `node` on its pre-bound listener (first start) or rebinding its address (restart).
     pub async fn start(&mut self, node: NodeId) -> ClusterNode<KvApp> {
-        let config = self.config(node);
+        let members = self.members.clone();
+        self.start_listing(node, members).await
+    }
+
+    /// Like [`Layout::start`], with `members` as the node list it starts from.
+    pub async fn start_listing(
+        &mut self,
+        node: NodeId,
+        members: Vec<ClusterMember>,
+    ) -> ClusterNode<KvApp> {
+        let config = NodeConfig {
+            members,
+            ..self.config(node)
+        };
         match self.listeners.remove(&node) {
             Some(listener) => ClusterNode::start_on(config, listener).await.unwrap(),
             // A restart: shutdown released the database, so this must succeed at once.
@@ -142,6 +175,16 @@ pub fn leader_of(nodes: &BTreeMap<NodeId, ClusterNode<KvApp>>) -> Option<NodeId>
         .get(&leader)
         .is_some_and(|n| n.metrics().borrow().state == ServerState::Leader);
     (leaders.len() == 1 && is_leader).then_some(leader)
+}
+
+/// The voters and learners of the membership `node` has applied or appended.
+pub fn membership_of(node: &ClusterNode<KvApp>) -> (BTreeSet<NodeId>, BTreeSet<NodeId>) {
+    let metrics = node.metrics().borrow().clone();
+    let membership = metrics.membership_config.membership();
+    (
+        membership.voter_ids().collect(),
+        membership.learner_ids().collect(),
+    )
 }
 
 /// A key's value in a node's applied state.
