@@ -2,13 +2,15 @@
 //! timing (heartbeat 100 ms, election timeout 500-1000 ms). Run by hand as root:
 //!
 //! ```sh
+//! cargo build --release -p cvipctl                       # the bench runs this binary
 //! cargo bench -p ssinet-agent --bench cluster            # 200 writes, 20 leader kills
 //! cargo bench -p ssinet-agent --bench cluster -- 50 5    # fewer
 //! ```
 //!
-//! 1. Port-weight set to applied on every node: the `SetPortWeight` request `cvipctl port-weight
-//!    set` sends, posted to the nodes in turn (a third of them land on the leader, the rest are
-//!    forwarded), timed from sending until every node's `/v1/state` shows the new weight.
+//! 1. Port-weight set to applied on every node: the real `cvipctl --socket <node's admin socket>
+//!    port-weight set ...` process, run against the nodes in turn (a third of the writes land on
+//!    the leader, the rest are forwarded), timed from spawning it until every node's `/v1/state`
+//!    shows the new weight. The figure includes starting the process, as an operator sees it.
 //! 2. Re-election: SIGKILL the leader, time until the survivors agree on a new leader that reports
 //!    a quorum acknowledgement (when it would claim the CVIP); restart the killed node, let the
 //!    cluster settle, repeat.
@@ -17,10 +19,11 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
 use std::time::{Duration, Instant};
 
 use common::Cluster;
-use ssinet_api::Command;
 use ssinet_config::{PortWeight, Protocol};
 
 const POLL: Duration = Duration::from_millis(1);
@@ -44,13 +47,44 @@ fn report(what: &str, mut samples: Vec<Duration>) {
     );
 }
 
+/// `cvipctl` from the same build as `ssinetd` (the bench profile builds into the same directory).
+fn cvipctl_binary() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_ssinetd")).with_file_name("cvipctl");
+    assert!(
+        path.is_file(),
+        "{} is missing: build it first with the bench's profile: cargo build --release -p cvipctl",
+        path.display()
+    );
+    path
+}
+
+/// Runs `cvipctl port-weight set` against node `via`'s admin socket, as an operator would.
+fn cvipctl_set_weight(cvipctl: &Path, cluster: &Cluster, via: u8, weight: &PortWeight) {
+    let output = Process::new(cvipctl)
+        .arg("--socket")
+        .arg(cluster.socket(via))
+        .args(["port-weight", "set", "--proto", weight.proto.as_str()])
+        .args(["--start-port", &weight.start_port.to_string()])
+        .args(["--end-port", &weight.end_port.to_string()])
+        .args(["--weight", &weight.weight.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "cvipctl port-weight set via node {via} failed ({}): {}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn weight_applied(cluster: &Cluster, n: u8, wanted: &PortWeight) -> bool {
     cluster
         .state(n)
         .is_some_and(|s| s.config.cvip_conf.port_weights.contains(wanted))
 }
 
-fn bench_writes(cluster: &Cluster, writes: u32) -> Vec<Duration> {
+fn bench_writes(cluster: &Cluster, cvipctl: &Path, writes: u32) -> Vec<Duration> {
     let nodes = [1u8, 2, 3];
     let mut samples = Vec::new();
     for i in 0..writes {
@@ -63,12 +97,7 @@ fn bench_writes(cluster: &Cluster, writes: u32) -> Vec<Duration> {
         };
         let via = nodes[i as usize % nodes.len()];
         let started = Instant::now();
-        let answer = cluster.command_on(via, &Command::SetPortWeight(wanted.clone()));
-        assert_eq!(
-            answer.status, 200,
-            "write {i} via node {via}: {}",
-            answer.body
-        );
+        cvipctl_set_weight(cvipctl, cluster, via, &wanted);
         for n in nodes {
             while !weight_applied(cluster, n, &wanted) {
                 assert!(
@@ -125,6 +154,7 @@ fn main() {
     let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
     let writes: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
     let kills: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
+    let cvipctl = cvipctl_binary();
     let mut cluster = Cluster::new(3, &[1, 2]);
     cluster.timing.clear();
     for n in 1..=3 {
@@ -134,7 +164,7 @@ fn main() {
     cluster.wait_until_seeded(&[1, 2, 3]);
     report(
         "port-weight set -> applied on all 3 nodes",
-        bench_writes(&cluster, writes),
+        bench_writes(&cluster, &cvipctl, writes),
     );
     report(
         "leader SIGKILL -> new leader with quorum ack",

@@ -26,6 +26,8 @@ pub struct Agent {
     /// Submission to applied answer of the writes this node served.
     pub write_latency: Mutex<LatencyHistogram>,
     pub shutting_down: AtomicBool,
+    /// The data-plane controller's last pass.
+    pub data_plane: tokio::sync::watch::Receiver<ssinet_api::dataplane::DataPlaneStatus>,
 }
 
 impl Agent {
@@ -34,6 +36,7 @@ impl Agent {
         files: ClusterConfig,
         timing: Timing,
         prober: Prober,
+        data_plane: tokio::sync::watch::Receiver<ssinet_api::dataplane::DataPlaneStatus>,
     ) -> Arc<Self> {
         Arc::new(Self {
             node,
@@ -43,6 +46,7 @@ impl Agent {
             prober,
             write_latency: Mutex::new(LatencyHistogram::default()),
             shutting_down: AtomicBool::new(false),
+            data_plane,
         })
     }
 
@@ -157,6 +161,7 @@ impl Agent {
             quorum: own.quorum,
             millis_since_quorum_ack: m.millis_since_quorum_ack,
             nodes,
+            data_plane: self.data_plane.borrow().clone(),
         }
     }
 }

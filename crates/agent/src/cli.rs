@@ -66,6 +66,15 @@ pub struct Args {
     /// Longest such wait (ms); failover takes about this plus one election timeout.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub election_max_ms: u64,
+
+    /// Director fence: drop the CVIPs when no quorum acknowledged us for this long (ms; must be
+    /// below --election-min-ms; default 60 % of it).
+    #[arg(long, value_name = "MS")]
+    pub release_ms: Option<u64>,
+
+    /// Internal: run as the fence guard of the agent that started this process.
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub fence_guard: Option<PathBuf>,
 }
 
 impl Args {
@@ -75,6 +84,19 @@ impl Args {
             election_min: Duration::from_millis(self.election_min_ms),
             election_max: Duration::from_millis(self.election_max_ms),
         }
+    }
+
+    /// The fence's release time, checked against the election timeout.
+    pub fn release(&self) -> Result<Duration, String> {
+        let release = self.release_ms.unwrap_or(self.election_min_ms * 3 / 5);
+        if release == 0 || release >= self.election_min_ms {
+            return Err(format!(
+                "--release-ms {release} must be above 0 and below --election-min-ms {} (a \
+                 partitioned director must let go of the CVIPs before a successor can be elected)",
+                self.election_min_ms
+            ));
+        }
+        Ok(Duration::from_millis(release))
     }
 
     pub fn peer_port(&self) -> u16 {

@@ -6,8 +6,10 @@ mod admin;
 mod agent;
 mod cli;
 mod detect;
+mod director;
 mod metrics;
 mod peers;
+mod register;
 mod seed;
 mod startup;
 
@@ -31,6 +33,9 @@ use crate::cli::Args;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(dir) = &args.fence_guard {
+        return ExitCode::from(director::guard::run(dir));
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -41,6 +46,10 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     // A bad configuration is refused before anything is created or bound.
+    if let Err(e) = args.release() {
+        eprintln!("ssinetd: {e}");
+        return ExitCode::from(2);
+    }
     let files = match startup::load_config(&args) {
         Ok(files) => files,
         Err(e) => {
@@ -100,6 +109,8 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
     let mut socket = admin::AdminSocket::bind(&args.admin_socket)?;
 
     let timing = config.timing;
+    let release = args.release().map_err(anyhow::Error::msg)?;
+    let data_dir = config.data_dir.clone();
     tracing::info!(node = me, ip = %own_ip, raft = %config.listen, data_dir = %config.data_dir.display(), "starting");
     let node = match ClusterNode::<ClusterApp>::start(config).await {
         Ok(node) => node,
@@ -115,12 +126,28 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
         .map(|n| (u64::from(n.num.0), SocketAddr::new(n.ip, peer_port)))
         .filter(|(id, _)| *id != me)
         .collect();
+    let (data_plane_tx, data_plane_rx) = tokio::sync::watch::channel(Default::default());
     let agent = Agent::new(
         node,
         files.clone(),
         timing,
         peers::Prober::new(&identity, peer_addrs),
+        data_plane_rx,
     );
+    let (stop_data_plane, data_plane_stop) = tokio::sync::watch::channel(false);
+    let data_plane = director::DataPlane {
+        node: node_num,
+        own_ip,
+        data_dir,
+        release,
+        metrics: agent.node.metrics(),
+        state: agent.node.state(),
+        peers: agent.peers.clone(),
+        status: data_plane_tx,
+        stop: data_plane_stop,
+    }
+    .spawn()
+    .context("cannot start the data-plane thread")?;
     let reporter = agent.clone();
     let tasks = vec![
         tokio::spawn(peers::serve(peer_listener, identity.clone(), move || {
@@ -128,6 +155,7 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
         })),
         tokio::spawn(agent.prober.clone().watch(me, agent.peers.clone())),
         tokio::spawn(seed::seed_state(agent.clone(), files)),
+        tokio::spawn(register::run(agent.clone())),
     ];
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -146,6 +174,14 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
     let signal_name = wait_for_signal().await?;
     tracing::info!(node = me, signal = signal_name, "shutting down");
     agent.shutting_down.store(true, Ordering::Relaxed);
+    // The director lets go of its CVIPs first, so a successor can take them at once.
+    let _ = stop_data_plane.send(true);
+    if tokio::task::spawn_blocking(move || data_plane.join())
+        .await
+        .is_err()
+    {
+        tracing::warn!(node = me, "the data-plane thread ended abnormally");
+    }
     let _ = stop_tx.send(());
     for task in &tasks {
         task.abort();

@@ -92,6 +92,9 @@ pub struct StatusReport {
     pub millis_since_quorum_ack: Option<u64>,
     /// Every node of clustertab, in node order.
     pub nodes: Vec<NodeStatus>,
+    /// This node's data plane (kernel addresses and IPVS).
+    #[serde(default)]
+    pub data_plane: crate::dataplane::DataPlaneStatus,
 }
 
 /// One node in a [`StatusReport`].

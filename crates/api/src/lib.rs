@@ -11,6 +11,7 @@
 pub mod admin;
 mod apply;
 mod command;
+pub mod dataplane;
 mod export;
 mod state;
 

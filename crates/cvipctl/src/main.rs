@@ -1,10 +1,11 @@
-//! `cvipctl`: the operator's CLI. `config check` and `pki init` work on files alone; every other
+//! `cvipctl`: the operator's CLI. `config check` and `pki` work on files alone; every other
 //! command is a client of the local ssinetd's admin socket, which forwards writes to the leader.
 
 mod client;
 mod cluster;
 mod config;
 mod exit;
+mod ipvs;
 mod output;
 mod pki;
 mod state_cmds;
@@ -52,6 +53,9 @@ enum Command {
     Nodes,
     /// Each CVIP and the node directing it now, like OpenSSI's /proc/cluster/lvs.
     Lvs,
+    /// This node's IPVS table with counters, like `ipvsadm -Ln --stats` (run it on the director;
+    /// a standby shows the table it keeps ready).
+    Ipvs,
     /// List, add or delete cluster virtual IPs.
     #[command(subcommand)]
     Cvip(state_cmds::CvipCommand),
@@ -73,7 +77,7 @@ enum Command {
     /// Check configuration files, apply them to the running cluster, or export its configuration.
     #[command(subcommand)]
     Config(config::ConfigCommand),
-    /// Create the cluster's TLS certificates.
+    /// Create the cluster's TLS certificates, or one for a node added to clustertab later.
     #[command(subcommand)]
     Pki(pki::PkiCommand),
 }
@@ -124,6 +128,7 @@ fn main() -> ExitCode {
         Command::Status => agent.run(async |c| cluster::status(c).await),
         Command::Nodes => agent.run(async |c| cluster::nodes(c).await),
         Command::Lvs => agent.run(async |c| cluster::lvs(c).await),
+        Command::Ipvs => agent.run(async |c| ipvs::show(c).await),
         Command::Cvip(command) => agent.run(async move |c| state_cmds::cvip(c, command).await),
         Command::Director(command) => {
             agent.run(async move |c| state_cmds::director(c, command).await)

@@ -3,19 +3,16 @@
 //! config export/apply round-trips, and a cluster without quorum says so with exit code 4.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
-use std::fs::File;
-use std::net::IpAddr;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use ssinet_config::{ClusterConfig, ConfigPaths, PortWeight, Protocol};
-use ssinet_lab::netns::{Lab, LabSpec, NetnsChild};
-use ssinet_raft::pki::{self, PkiNode};
-use tempfile::TempDir;
+use ssinet_lab::cluster::{self, Binaries};
+use ssinet_lab::netns::LabSpec;
 
 /// The ssinetd binary of this build. `cargo test --workspace` builds it beside cvipctl; for
 /// `cargo test -p cvipctl` it is built here (a no-op when it is up to date).
@@ -39,82 +36,39 @@ fn ssinetd() -> &'static Path {
     })
 }
 
-struct Cluster {
-    lab: Lab,
-    dir: TempDir,
-    agents: BTreeMap<u8, NetnsChild>,
+/// The shared harness (`ssinet_lab::cluster`), panicking instead of returning errors: a failed
+/// setup is a failed test. `lab`, `dir`, `agents`, `socket` are the harness's own.
+struct Cluster(cluster::Cluster);
+
+impl Deref for Cluster {
+    type Target = cluster::Cluster;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for Cluster {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl Cluster {
     /// `nodes` nodes, 1 and 2 director-capable, every agent started.
     fn start(nodes: u8) -> Self {
-        let ssinetd = ssinetd();
-        let lab = Lab::up(LabSpec {
+        let spec = LabSpec {
             nodes,
             directors: vec![1, 2],
             ..LabSpec::default()
-        })
-        .unwrap();
-        let dir = TempDir::new().unwrap();
-        let pki_nodes: Vec<PkiNode> = lab
-            .nodes()
-            .iter()
-            .map(|n| PkiNode {
-                node: u64::from(n.number()),
-                interconnect_ip: IpAddr::V4(n.interconnect_ip()),
-            })
-            .collect();
-        pki::init(&pki_nodes, &dir.path().join("pki"), false).unwrap();
-        let mut cluster = Self {
-            lab,
-            dir,
-            agents: BTreeMap::new(),
         };
-        for n in 1..=nodes {
-            let config = cluster.lab.config_dir().to_owned();
-            let log = File::create(cluster.log(n)).unwrap();
-            let mut command = Command::new(ssinetd);
-            command
-                .arg("--clustertab")
-                .arg(config.join("clustertab"))
-                .arg("--cvip-conf")
-                .arg(config.join("cvip.conf"))
-                .arg("--lvs-routing")
-                .arg(config.join("lvs_routing"))
-                .arg("--data-dir")
-                .arg(cluster.dir.path().join(format!("data{n}")))
-                .arg("--tls-dir")
-                .arg(cluster.dir.path().join(format!("pki/node{n}")))
-                .arg("--admin-socket")
-                .arg(cluster.socket(n))
-                .args(["--heartbeat-ms", "50", "--election-min-ms", "300"])
-                .args(["--election-max-ms", "600"])
-                .env("RUST_LOG", "info,openraft=warn")
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log);
-            let child = cluster.lab.node(n).netns().spawn(command).unwrap();
-            cluster.agents.insert(n, child);
-        }
-        cluster
-    }
-
-    fn socket(&self, n: u8) -> PathBuf {
-        self.dir.path().join(format!("run{n}/admin.sock"))
-    }
-
-    fn log(&self, n: u8) -> PathBuf {
-        self.dir.path().join(format!("node{n}.log"))
+        let binaries = Binaries::new(ssinetd()).with_cvipctl(env!("CARGO_BIN_EXE_cvipctl"));
+        Self(cluster::Cluster::start(spec, binaries).unwrap())
     }
 
     /// Runs cvipctl against node `n`'s agent (from the host: the socket is a path).
     fn cvipctl(&self, n: u8, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_cvipctl"))
-            .arg("--socket")
-            .arg(self.socket(n))
-            .args(args)
-            .output()
-            .unwrap()
+        self.0.cvipctl(n, args).unwrap()
     }
 
     /// `cvipctl --json ARGS` on node `n`, which must succeed.
@@ -125,42 +79,34 @@ impl Cluster {
     }
 
     fn explain(&self, out: &Output) -> String {
-        let mut text = format!(
-            "exit {:?}\nstdout: {}\nstderr: {}\n",
+        format!(
+            "exit {:?}\nstdout: {}\nstderr: {}\n{}",
             out.status.code(),
             String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for n in self.agents.keys() {
-            let log = std::fs::read_to_string(self.log(*n)).unwrap_or_default();
-            let lines: Vec<&str> = log.lines().collect();
-            let tail = lines[lines.len().saturating_sub(15)..].join("\n");
-            text.push_str(&format!("--- node {n} ---\n{tail}\n"));
-        }
-        text
+            String::from_utf8_lossy(&out.stderr),
+            self.logs()
+        )
     }
 
     /// Polls until `check` holds; panics after a generous deadline (a hung cluster, not a
     /// slow one: nothing here asserts how long anything takes).
-    fn eventually(&self, what: &str, mut check: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !check() {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+    fn eventually(&self, what: &str, check: impl FnMut() -> bool) {
+        self.0
+            .eventually(what, Duration::from_secs(60), check)
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Waits until `cvipctl status` succeeds (a leader with quorum) on every running node.
     fn wait_ready(&self) {
-        for n in self.agents.keys() {
+        for n in self.running() {
             self.eventually(&format!("cvipctl status on node {n} to exit 0"), || {
-                self.cvipctl(*n, &["status"]).status.code() == Some(0)
+                self.cvipctl(n, &["status"]).status.code() == Some(0)
             });
         }
     }
 
     fn stop(&mut self, n: u8) {
-        self.agents.remove(&n).unwrap().kill().unwrap();
+        self.0.kill(n).unwrap();
     }
 }
 

@@ -23,6 +23,7 @@ pub mod describe;
 pub mod desired;
 pub mod error;
 pub mod message;
+pub mod modules;
 pub mod reconcile;
 
 pub use client::{IpvsClient, OpResult, ServiceEntry};

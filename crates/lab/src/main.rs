@@ -2,6 +2,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod cli_demo;
 mod cli_netns;
 mod cli_vm;
 
@@ -21,6 +22,10 @@ enum Command {
     Netns(cli_netns::Command),
     #[command(flatten)]
     Vm(cli_vm::Command),
+    /// Start a 3-node ssinet cluster (in the VM when this kernel has no IPVS), show the load
+    /// spread over the nodes, kill the director and show the client's outage; tear down.
+    /// Needs ssinetd and cvipctl beside this program (`cargo build --workspace --bins`).
+    Demo(cli_demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +40,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Netns(command) => cli_netns::run(command),
         Command::Vm(command) => cli_vm::run(command),
+        Command::Demo(args) => cli_demo::run(args),
     };
     match result {
         Ok(code) => code,

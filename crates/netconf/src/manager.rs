@@ -243,6 +243,19 @@ impl Manager {
             .map_err(|e| NetconfError::Apply(Box::new(e)))
     }
 
+    /// The interface that holds `addr` (any owner), e.g. the interconnect interface from the
+    /// node's clustertab address; `None` when no interface has it.
+    pub async fn interface_holding(&self, addr: IpAddr) -> Result<Option<String>, NetconfError> {
+        let links = self.kernel.links().await?;
+        Ok(self
+            .kernel
+            .addresses(&links)
+            .await?
+            .into_iter()
+            .find(|a| a.address.addr == addr)
+            .map(|a| a.address.ifname))
+    }
+
     async fn link(&self, ifname: &str) -> Result<Option<Link>, NetconfError> {
         Ok(self
             .kernel

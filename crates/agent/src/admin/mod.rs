@@ -2,6 +2,7 @@
 //! it, socket 0600) and, on every connection, the peer's `SO_PEERCRED` uid must be 0, so a
 //! socket file made reachable by mistake still serves nobody else.
 
+mod ipvs;
 mod routes;
 
 use std::io;

@@ -22,6 +22,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route(admin::STATE, get(state))
         .route(admin::COMMANDS, post(command))
         .route(admin::METRICS, get(metrics))
+        .route(ssinet_api::dataplane::IPVS, get(ipvs))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(agent)
@@ -55,6 +56,13 @@ async fn state(State(agent): State<Arc<Agent>>) -> HttpResponse {
     json(200, &applied.state)
 }
 
+async fn ipvs(State(agent): State<Arc<Agent>>) -> HttpResponse {
+    match crate::admin::ipvs::report(&agent).await {
+        Ok(report) => json(200, &report),
+        Err(e) => error(ErrorCode::Internal, format!("{e:#}")),
+    }
+}
+
 async fn metrics(State(agent): State<Arc<Agent>>) -> HttpResponse {
     (
         [(
@@ -70,10 +78,11 @@ async fn not_found() -> HttpResponse {
     error(
         ErrorCode::NotFound,
         format!(
-            "no such route; the admin API serves GET {}, GET {}, POST {}, GET {}",
+            "no such route; the admin API serves GET {}, GET {}, POST {}, GET {}, GET {}",
             admin::STATUS,
             admin::STATE,
             admin::COMMANDS,
+            ssinet_api::dataplane::IPVS,
             admin::METRICS
         ),
     )

@@ -121,6 +121,13 @@ impl AgentClient {
         ok_json(response)
     }
 
+    pub async fn ipvs(&self) -> Result<ssinet_api::dataplane::IpvsReport, ClientError> {
+        let response = self
+            .request("GET", ssinet_api::dataplane::IPVS, None)
+            .await?;
+        ok_json(response)
+    }
+
     /// Sends a command; both an applied and a rejected command are `Ok`.
     pub async fn send(&self, command: &Command) -> Result<Response, ClientError> {
         let body = serde_json::to_vec(command).map_err(|e| ClientError::UnexpectedBody {

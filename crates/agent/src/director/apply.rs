@@ -1,0 +1,255 @@
+//! The kernel side of the controller: netconf for addresses, routes and sysctls; the IPVS
+//! reconciler for services; the sync daemons; the fence guard told before any external address
+//! appears.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use ssinet_api::ClusterState;
+use ssinet_ipvs::{IpvsClient, PlanOptions, Reconciler, SyncDaemon};
+use ssinet_netconf::{GarpBurst, Manager};
+
+use super::desired::{NodeDesired, NodeRole, ownership};
+use super::guard::FenceGuard;
+
+/// IPVS services on these addresses were programmed by this agent at some time; kept across
+/// restarts so a CVIP removed from the configuration still has its services cleaned up.
+const OWNED_FILE: &str = "ipvs-owned.json";
+
+pub struct Kernel {
+    net: Manager,
+    ipvs: Option<Ipvs>,
+    guard: Option<FenceGuard>,
+    pub interconnect_if: String,
+    data_dir: PathBuf,
+    /// Held while the agent runs: the fence guard of a dead agent waits for it.
+    _lock: std::fs::File,
+}
+
+struct Ipvs {
+    client: IpvsClient,
+    reconciler: Reconciler,
+    owned: BTreeSet<IpAddr>,
+    loaded_schedulers: BTreeSet<String>,
+}
+
+impl Kernel {
+    pub async fn open(data_dir: &Path, own_ip: IpAddr) -> anyhow::Result<Self> {
+        let netconf_dir = data_dir.join("netconf");
+        std::fs::create_dir_all(&netconf_dir)
+            .with_context(|| format!("cannot create {}", netconf_dir.display()))?;
+        let lock = super::guard::lock(&netconf_dir, Duration::from_secs(10))?
+            .context("the data directory is locked by another agent")?;
+        let net = Manager::open(&netconf_dir)
+            .await
+            .context("cannot open the network configuration state")?;
+        let interconnect_if = net
+            .interface_holding(own_ip)
+            .await
+            .context("cannot list addresses")?
+            .with_context(|| {
+                format!("no interface holds this node's clustertab address {own_ip}")
+            })?;
+        let guard = match FenceGuard::spawn(&netconf_dir) {
+            Ok(guard) => Some(guard),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "no fence guard: a killed agent would leave its CVIPs behind");
+                None
+            }
+        };
+        let owned = read_owned(data_dir);
+        let ipvs = if ssinet_ipvs::modules::load(&[]).ipvs_present {
+            let client = IpvsClient::connect()
+                .await
+                .context("cannot open the IPVS netlink socket")?;
+            Some(Ipvs {
+                client,
+                reconciler: Reconciler::new(PlanOptions::default()),
+                owned,
+                loaded_schedulers: BTreeSet::new(),
+            })
+        } else {
+            tracing::warn!(
+                "this kernel has no IPVS: managing CVIP addresses and routes only, no load balancing"
+            );
+            None
+        };
+        Ok(Self {
+            net,
+            ipvs,
+            guard,
+            interconnect_if,
+            data_dir: data_dir.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    pub fn ipvs_present(&self) -> bool {
+        self.ipvs.is_some()
+    }
+
+    /// Brings the kernel to `want`. Addresses go first when giving up the director role (the
+    /// fence), IPVS first when taking it (the table is ready before traffic arrives).
+    pub async fn apply(&mut self, want: &NodeDesired, state: &ClusterState) -> anyhow::Result<()> {
+        if want.role == NodeRole::Director {
+            self.apply_ipvs(want, state).await?;
+            self.apply_net(want).await
+        } else {
+            self.apply_net(want).await?;
+            self.apply_ipvs(want, state).await
+        }
+    }
+
+    async fn apply_net(&mut self, want: &NodeDesired) -> anyhow::Result<()> {
+        let held: Vec<(IpAddr, String)> = want.announced.clone();
+        if let Some(guard) = &mut self.guard {
+            // Before the kernel has them: a crash right after the change is still covered.
+            let mut union = guard.held().to_vec();
+            for h in &held {
+                if !union.contains(h) {
+                    union.push(h.clone());
+                }
+            }
+            guard.tell(&union);
+        }
+        let applied = self
+            .net
+            .reconcile(&want.net)
+            .await
+            .context("cannot apply the network configuration")?;
+        for step in &applied.steps {
+            tracing::info!(%step, "network change");
+        }
+        if let Some(guard) = &mut self.guard {
+            guard.tell(&held);
+        }
+        Ok(())
+    }
+
+    async fn apply_ipvs(&mut self, want: &NodeDesired, state: &ClusterState) -> anyhow::Result<()> {
+        let (Some(ipvs), Some(desired)) = (&mut self.ipvs, &want.ipvs) else {
+            return Ok(());
+        };
+        // Load schedulers before the kernel would (see ssinet_ipvs::modules).
+        let needed: Vec<ssinet_ipvs::Scheduler> = desired
+            .table
+            .iter()
+            .map(|s| s.service.scheduler.clone())
+            .filter(|s| !ipvs.loaded_schedulers.contains(s.name()))
+            .collect();
+        if !needed.is_empty() {
+            let report = ssinet_ipvs::modules::load(&needed);
+            for (module, error) in &report.failed {
+                tracing::debug!(module, error, "modprobe failed (built in or missing)");
+            }
+            ipvs.loaded_schedulers
+                .extend(needed.iter().map(|s| s.name().to_string()));
+        }
+        let cvips: BTreeSet<IpAddr> = state.config.cvip_conf.cvips.iter().map(|c| c.ip).collect();
+        if !cvips.is_subset(&ipvs.owned) {
+            ipvs.owned.extend(cvips.iter().copied());
+            write_owned(&self.data_dir, &ipvs.owned);
+        }
+        let health = state.config.cvip_conf.health_check();
+        ipvs.reconciler.options = PlanOptions {
+            drain: Some(Duration::from_millis(u64::from(health.drain_ms))),
+        };
+        let owned = ownership(&state.config, &ipvs.owned);
+        let report = ipvs
+            .reconciler
+            .run(&mut ipvs.client, &desired.table, &owned)
+            .await
+            .context("cannot reconcile the IPVS table")?;
+        if let Some(first) = report.failures.first() {
+            anyhow::bail!(
+                "the kernel refused {} IPVS change(s), first: {first}",
+                report.failures.len()
+            );
+        }
+        sync_daemons(&mut ipvs.client, &desired.daemons).await
+    }
+
+    /// Sends one gratuitous ARP (or unsolicited NA) for `addr` out of `ifname`.
+    pub async fn announce(&self, addr: IpAddr, ifname: &str) {
+        let burst = GarpBurst {
+            count: 1,
+            ..GarpBurst::default()
+        };
+        if let Err(e) = self.net.send_garp(ifname, addr, burst).await {
+            tracing::warn!(%addr, ifname, error = %e, "cannot announce");
+        }
+    }
+
+    /// Tells the guard nothing is held any more (the agent released or never held anything).
+    pub fn close(mut self) {
+        if let Some(mut guard) = self.guard.take() {
+            if self
+                .net
+                .desired()
+                .addresses
+                .iter()
+                .all(|a| a.ifname == "lo")
+            {
+                guard.tell(&[]);
+            }
+            guard.detach();
+        }
+    }
+}
+
+async fn sync_daemons(client: &mut IpvsClient, want: &[SyncDaemon]) -> anyhow::Result<()> {
+    let running = client
+        .daemons()
+        .await
+        .context("cannot list the IPVS sync daemons")?;
+    let same = |a: &SyncDaemon, b: &SyncDaemon| {
+        a.role == b.role && a.interface == b.interface && a.sync_id == b.sync_id
+    };
+    for daemon in &running {
+        if !want.iter().any(|w| same(w, daemon)) {
+            client
+                .stop_daemon(daemon.role)
+                .await
+                .with_context(|| format!("cannot stop the {:?} sync daemon", daemon.role))?;
+            tracing::info!(role = ?daemon.role, interface = daemon.interface, "sync daemon stopped");
+        }
+    }
+    for daemon in want {
+        if !running.iter().any(|r| same(daemon, r)) {
+            client.start_daemon(daemon).await.with_context(|| {
+                format!(
+                    "cannot start the {:?} sync daemon on {}",
+                    daemon.role, daemon.interface
+                )
+            })?;
+            tracing::info!(role = ?daemon.role, interface = daemon.interface, "sync daemon started");
+        }
+    }
+    Ok(())
+}
+
+fn read_owned(data_dir: &Path) -> BTreeSet<IpAddr> {
+    let path = data_dir.join(OWNED_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            tracing::warn!(path = %path.display(), error = %e, "unreadable IPVS ownership list; starting from the configuration");
+            BTreeSet::new()
+        }),
+        Err(_) => BTreeSet::new(),
+    }
+}
+
+fn write_owned(data_dir: &Path, owned: &BTreeSet<IpAddr>) {
+    let path = data_dir.join(OWNED_FILE);
+    let tmp = data_dir.join(format!("{OWNED_FILE}.tmp"));
+    let result = serde_json::to_vec(owned)
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| std::fs::write(&tmp, bytes))
+        .and_then(|()| std::fs::rename(&tmp, &path));
+    if let Err(e) = result {
+        tracing::warn!(path = %path.display(), error = %e, "cannot record IPVS ownership");
+    }
+}

@@ -1,0 +1,296 @@
+//! What this node's kernel should hold, computed from the replicated state and the node's role.
+//! Pure: the controller diffs the result against the kernel, so this is where the rules live.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use ssinet_api::ClusterState;
+use ssinet_config::{ClusterConfig, Cvip, NodeNum, Protocol, Routing, SchedulerFlag};
+use ssinet_ipvs::{
+    DaemonRole, DesiredService, DesiredTable, Destination, Forwarding, Ownership, Scheduler,
+    Service, ServiceFlags, ServiceKey, SyncDaemon,
+};
+use ssinet_netconf::{CvipRoute, NatReturnPath, NetConfig, OwnedAddress, SysctlSetting};
+
+/// The sync id every ssinet director uses: one cluster per interconnect.
+pub const SYNC_ID: u32 = 83;
+
+/// What this node does for the CVIPs right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeRole {
+    /// The fenced Raft leader: CVIPs on the `garp_interface`, IPVS scheduling.
+    Director,
+    /// A director-capable node that is not directing: a real server that keeps the IPVS table
+    /// and the connection sync ready for a takeover.
+    Standby,
+    /// Holds the CVIPs on `lo` and serves what the director forwards.
+    RealServer,
+}
+
+impl NodeRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Director => "director",
+            Self::Standby => "standby",
+            Self::RealServer => "real_server",
+        }
+    }
+}
+
+/// Facts about this node the replicated state does not carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Local {
+    pub node: NodeNum,
+    /// The interface holding this node's clustertab address.
+    pub interconnect_if: String,
+    /// IPVS exists in this kernel; without it only addresses and routes are managed.
+    pub ipvs: bool,
+}
+
+/// Everything the controller applies in one pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeDesired {
+    pub role: NodeRole,
+    pub net: NetConfig,
+    /// `None` when IPVS is absent: the controller leaves IPVS alone entirely.
+    pub ipvs: Option<IpvsDesired>,
+    /// CVIPs held on an external interface (to announce), with that interface.
+    pub announced: Vec<(IpAddr, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpvsDesired {
+    pub table: DesiredTable,
+    pub daemons: Vec<SyncDaemon>,
+}
+
+/// Which registered listeners may take new connections.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Serving {
+    /// Nodes whose agents answer (see `health`); registered nodes outside it are left out and
+    /// the reconciler drains them.
+    pub nodes: BTreeSet<NodeNum>,
+    /// (node, TCP port) pairs failing the optional TCP check.
+    pub failing_tcp: BTreeSet<(NodeNum, u16)>,
+}
+
+/// Computes the kernel state for `role`.
+pub fn desired(
+    state: &ClusterState,
+    local: &Local,
+    role: NodeRole,
+    serving: &Serving,
+) -> NodeDesired {
+    let config = &state.config;
+    let routing = config.routing();
+    let mut net = NetConfig::default();
+    let mut announced = Vec::new();
+    let cvips = &config.cvip_conf.cvips;
+    match role {
+        NodeRole::Director => {
+            for cvip in cvips {
+                let Some(director) = cvip.directors.iter().find(|d| d.node == local.node) else {
+                    continue;
+                };
+                net.addresses
+                    .push(OwnedAddress::host(cvip.ip, &director.garp_interface));
+                announced.push((cvip.ip, director.garp_interface.clone()));
+                if let Some(gateway) = cvip.gateway {
+                    net.cvip_routes.push(CvipRoute {
+                        cvip: cvip.ip,
+                        gateway,
+                        ifname: director.garp_interface.clone(),
+                    });
+                }
+            }
+            if routing == Routing::Nat {
+                if let Some(gw) = config.internal_gateway() {
+                    net.addresses
+                        .push(OwnedAddress::host(gw, &local.interconnect_if));
+                    announced.push((gw, local.interconnect_if.clone()));
+                }
+                net.sysctls.push(SysctlSetting::ip_forward());
+            }
+        }
+        NodeRole::Standby | NodeRole::RealServer => {
+            for cvip in cvips {
+                net.addresses.push(OwnedAddress::host(cvip.ip, "lo"));
+            }
+            if !cvips.is_empty() {
+                let mut arp_ifs: Vec<&str> = vec![local.interconnect_if.as_str()];
+                for cvip in cvips {
+                    for d in &cvip.directors {
+                        if d.node == local.node && !arp_ifs.contains(&d.garp_interface.as_str()) {
+                            arp_ifs.push(&d.garp_interface);
+                        }
+                    }
+                }
+                net.sysctls.extend(SysctlSetting::real_server_arp(&arp_ifs));
+                match routing {
+                    // DR: requests arrive on the interconnect from client addresses routed out
+                    // of the external interface; strict reverse-path filtering would drop them.
+                    Routing::Dr => {
+                        net.sysctls.push(SysctlSetting::rp_filter("all", 2));
+                        net.sysctls
+                            .push(SysctlSetting::rp_filter(&local.interconnect_if, 2));
+                    }
+                    Routing::Nat => {
+                        if let (Some(gateway), Some(source)) =
+                            (config.internal_gateway(), own_ip(config, local.node))
+                        {
+                            net.nat_return = Some(NatReturnPath {
+                                gateway,
+                                ifname: local.interconnect_if.clone(),
+                                source,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let ipvs = local.ipvs.then(|| {
+        let sync_if = sync_interface(config, local.node);
+        let mut daemons = Vec::new();
+        let table = match role {
+            NodeRole::Director => {
+                net.sysctls.push(SysctlSetting::ipvs("sloppy_tcp", "1"));
+                if let Some(ifname) = &sync_if {
+                    daemons.push(SyncDaemon::new(DaemonRole::Master, ifname, SYNC_ID));
+                }
+                table(state, serving)
+            }
+            // A standby keeps the director's table and its synced connections only where the
+            // backup sync daemon runs: `backup_only` works only with it, and without it the
+            // table would re-balance traffic the director sends here as a real server.
+            NodeRole::Standby if sync_if.is_some() => {
+                net.sysctls.push(SysctlSetting::ipvs("sloppy_tcp", "1"));
+                net.sysctls.push(SysctlSetting::ipvs("backup_only", "1"));
+                if let Some(ifname) = &sync_if {
+                    daemons.push(SyncDaemon::new(DaemonRole::Backup, ifname, SYNC_ID));
+                }
+                table(state, serving)
+            }
+            NodeRole::Standby | NodeRole::RealServer => DesiredTable::new(),
+        };
+        IpvsDesired { table, daemons }
+    });
+    NodeDesired {
+        role,
+        net,
+        ipvs,
+        announced,
+    }
+}
+
+/// The IPVS services ssinet owns here: those on the configured CVIPs plus `previous` (CVIPs
+/// that were configured before, whose services must still be cleaned up).
+pub fn ownership(config: &ClusterConfig, previous: &BTreeSet<IpAddr>) -> Ownership {
+    Ownership::addresses(
+        config
+            .cvip_conf
+            .cvips
+            .iter()
+            .map(|c| c.ip)
+            .chain(previous.iter().copied()),
+    )
+}
+
+fn own_ip(config: &ClusterConfig, node: NodeNum) -> Option<IpAddr> {
+    config.node(node).map(|n| n.ip)
+}
+
+fn sync_interface(config: &ClusterConfig, node: NodeNum) -> Option<String> {
+    config
+        .cvip_conf
+        .cvips
+        .iter()
+        .flat_map(|c| c.directors.iter())
+        .find(|d| d.node == node)
+        .and_then(|d| d.sync_interface.clone())
+}
+
+/// One service per (CVIP, protocol, port) with a serving registered node; destinations in node
+/// order, so every director builds the same Maglev table.
+pub fn table(state: &ClusterState, serving: &Serving) -> DesiredTable {
+    let config = &state.config;
+    let forwarding = match config.routing() {
+        Routing::Dr => Forwarding::DirectRoute,
+        Routing::Nat => Forwarding::Masquerade,
+    };
+    let mut ports: BTreeMap<(Protocol, u16), Vec<NodeNum>> = BTreeMap::new();
+    for key in state.listeners.keys() {
+        let failing =
+            key.proto == Protocol::Tcp && serving.failing_tcp.contains(&(key.node, key.port));
+        if serving.nodes.contains(&key.node) && !failing {
+            ports
+                .entry((key.proto, key.port))
+                .or_default()
+                .push(key.node);
+        }
+    }
+    let mut table = DesiredTable::new();
+    for cvip in &config.cvip_conf.cvips {
+        for ((proto, port), nodes) in &ports {
+            let mut destinations = Vec::new();
+            let mut sorted = nodes.clone();
+            sorted.sort();
+            for node in sorted {
+                let (Some(n), Some(weight)) =
+                    (config.node(node), config.weight_for(node, *proto, *port))
+                else {
+                    continue;
+                };
+                if n.ip.is_ipv4() != cvip.ip.is_ipv4() {
+                    continue;
+                }
+                destinations.push(Destination::new(n.ip, *port, forwarding, weight));
+            }
+            if destinations.is_empty() {
+                continue;
+            }
+            let service = service(config, cvip, *proto, *port);
+            // Keys are unique: one service per (CVIP, protocol, port) by construction.
+            if let Err(e) = table.insert(DesiredService {
+                service,
+                destinations,
+            }) {
+                tracing::warn!(error = %e, "IPVS service left out");
+            }
+        }
+    }
+    table
+}
+
+fn service(config: &ClusterConfig, cvip: &Cvip, proto: Protocol, port: u16) -> Service {
+    let key = match proto {
+        Protocol::Tcp => ServiceKey::tcp(cvip.ip, port),
+        Protocol::Udp => ServiceKey::udp(cvip.ip, port),
+    };
+    let scheduler = config.cvip_conf.scheduler_for(cvip);
+    let mut flags = ServiceFlags::default();
+    for flag in &scheduler.flags {
+        flags = flags | service_flag(*flag);
+    }
+    let mut service =
+        Service::new(key, Scheduler::from_name(scheduler.name.as_str())).with_flags(flags);
+    if let Some(p) = config.cvip_conf.persistence_for(cvip) {
+        let full = if cvip.ip.is_ipv4() { 32 } else { 128 };
+        service = service.with_persistence(p.timeout_secs, p.netmask_prefix.unwrap_or(full));
+    }
+    service
+}
+
+fn service_flag(flag: SchedulerFlag) -> ServiceFlags {
+    match flag {
+        SchedulerFlag::MhPort => ServiceFlags::MH_PORT,
+        SchedulerFlag::MhFallback => ServiceFlags::MH_FALLBACK,
+        SchedulerFlag::ShPort => ServiceFlags::SH_PORT,
+        SchedulerFlag::ShFallback => ServiceFlags::SH_FALLBACK,
+    }
+}
+
+#[cfg(test)]
+#[path = "desired_tests.rs"]
+mod tests;

@@ -1,0 +1,387 @@
+//! An agent cluster: a [`Lab`](crate::netns::Lab) with one real `ssinetd` per node namespace,
+//! the test PKI they authenticate each other with, and what a user would check on it.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), ssinet_lab::cluster::ClusterError> {
+//! use ssinet_lab::cluster::{Binaries, Cluster};
+//! use ssinet_lab::netns::LabSpec;
+//! use std::time::Duration;
+//! let mut cluster = Cluster::start(LabSpec::default(), Binaries::beside_current_exe()?)?;
+//! let leader = cluster.wait_for_leader(&[1, 2, 3], Duration::from_secs(60))?;
+//! let holders = cluster.cvip_holders()?;      // nodes with the CVIP on eth1 (`ip -j addr`)
+//! let out = cluster.cvipctl(3, &["status"])?; // cvipctl against node 3's admin socket
+//! cluster.kill(leader)?;                      // SIGKILL: a crash
+//! # let _ = (holders, out); Ok(()) }
+//! ```
+//!
+//! Each node's agent runs in its namespace with its own data dir, TLS files, admin socket and
+//! log (`node<N>.log`) in a temporary directory; the agents get short Raft timings
+//! ([`TIMING_FLAGS`]). Dropping the [`Cluster`], also while unwinding from a panic, kills every
+//! agent and removes the namespaces and the directory. `SSINET_TEST_LOGS=1` prints every node's
+//! log tail on drop.
+//!
+//! Everything here blocks (no async runtime); the admin client is plain HTTP/1.1 over the unix
+//! socket ([`admin`]).
+
+pub mod admin;
+mod binaries;
+mod cvipctl;
+mod error;
+pub mod ipvsadm;
+mod observe;
+pub mod responder;
+
+pub use admin::Answer;
+pub use binaries::Binaries;
+pub use error::{ClusterError, Result};
+pub use ipvsadm::{IpvsDestination, IpvsService, ipvs_table, proc_ip_vs};
+pub use observe::{Address, cvip_addresses, cvip_holders};
+
+use crate::netns::{Lab, LabSpec, NetnsChild};
+use error::io_error;
+use nix::sys::signal::Signal;
+use ssinet_api::admin::{Role, StatusReport};
+use ssinet_api::{ClusterState, Command};
+use ssinet_raft::pki::{self, PkiNode};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::{Command as Process, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// Short Raft timings so tests converge quickly; correctness never depends on them.
+pub const TIMING_FLAGS: [&str; 6] = [
+    "--heartbeat-ms",
+    "50",
+    "--election-min-ms",
+    "300",
+    "--election-max-ms",
+    "600",
+];
+
+/// The agents' default log filter (openraft is chatty at info).
+pub const LOG_FILTER: &str = "info,openraft=warn";
+
+/// A lab with an `ssinetd` per node; see the [module docs](self).
+#[derive(Debug)]
+pub struct Cluster {
+    // Field order is drop order: the agents die before their namespaces and files go.
+    /// The running agents, by node number.
+    pub agents: BTreeMap<u8, NetnsChild>,
+    pub lab: Lab,
+    /// Data dirs, sockets, logs and the PKI (`pki/`).
+    pub dir: TempDir,
+    /// Each node's TLS directory (tests may give a node other files).
+    pub tls_dirs: BTreeMap<u8, PathBuf>,
+    /// Raft timing flags for every agent: [`TIMING_FLAGS`], or none for ssinetd's defaults.
+    pub timing: Vec<String>,
+    /// `RUST_LOG` for the agents: [`LOG_FILTER`] unless changed.
+    pub log_filter: String,
+    pub binaries: Binaries,
+}
+
+impl Cluster {
+    /// A lab built from `spec` and its PKI; no agent started.
+    pub fn new(spec: LabSpec, binaries: Binaries) -> Result<Cluster> {
+        if !binaries.ssinetd.is_file() {
+            return Err(ClusterError::BinaryMissing {
+                program: "ssinetd",
+                path: binaries.ssinetd,
+            });
+        }
+        let lab = Lab::up(spec)?;
+        let dir = TempDir::new().map_err(io_error("create a temporary directory in", "/tmp"))?;
+        let pki_nodes: Vec<PkiNode> = lab
+            .nodes()
+            .iter()
+            .map(|node| PkiNode {
+                node: u64::from(node.number()),
+                interconnect_ip: IpAddr::V4(node.interconnect_ip()),
+            })
+            .collect();
+        let layout = pki::init(&pki_nodes, &dir.path().join("pki"), false)?;
+        let tls_dirs = layout
+            .node_dirs
+            .into_iter()
+            .filter_map(|(node, path)| Some((u8::try_from(node).ok()?, path)))
+            .collect();
+        Ok(Cluster {
+            agents: BTreeMap::new(),
+            lab,
+            dir,
+            tls_dirs,
+            timing: TIMING_FLAGS.iter().map(ToString::to_string).collect(),
+            log_filter: LOG_FILTER.to_owned(),
+            binaries,
+        })
+    }
+
+    /// [`Cluster::new`] with every node's agent started.
+    pub fn start(spec: LabSpec, binaries: Binaries) -> Result<Cluster> {
+        let mut cluster = Cluster::new(spec, binaries)?;
+        for node in 1..=cluster.node_count() {
+            cluster.start_node(node)?;
+        }
+        Ok(cluster)
+    }
+
+    pub fn node_count(&self) -> u8 {
+        self.lab.spec().nodes
+    }
+
+    pub fn is_director(&self, node: u8) -> bool {
+        self.lab.spec().is_director(node)
+    }
+
+    /// Node `node`'s admin socket.
+    pub fn socket(&self, node: u8) -> PathBuf {
+        self.dir
+            .path()
+            .join(format!("run{node}"))
+            .join("admin.sock")
+    }
+
+    pub fn data_dir(&self, node: u8) -> PathBuf {
+        self.dir.path().join(format!("data{node}"))
+    }
+
+    /// Where node `node`'s agent writes stdout and stderr (appended across restarts).
+    pub fn log_path(&self, node: u8) -> PathBuf {
+        self.dir.path().join(format!("node{node}.log"))
+    }
+
+    /// The ssinetd command line for node `node` (no `--node`: it detects itself).
+    pub fn command(&self, node: u8) -> Process {
+        let config = self.lab.config_dir();
+        let mut command = Process::new(&self.binaries.ssinetd);
+        command
+            .arg("--clustertab")
+            .arg(config.join("clustertab"))
+            .arg("--cvip-conf")
+            .arg(config.join("cvip.conf"))
+            .arg("--lvs-routing")
+            .arg(config.join("lvs_routing"))
+            .arg("--data-dir")
+            .arg(self.data_dir(node))
+            .arg("--tls-dir")
+            .arg(self.tls_dirs.get(&node).cloned().unwrap_or_default())
+            .arg("--admin-socket")
+            .arg(self.socket(node))
+            .args(&self.timing)
+            .env("RUST_LOG", &self.log_filter)
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Starts (or restarts) node `node`'s agent in its namespace, logging to its log file.
+    pub fn start_node(&mut self, node: u8) -> Result<()> {
+        self.check_node(node)?;
+        if self.agents.contains_key(&node) {
+            return Err(ClusterError::Node {
+                node,
+                reason: "its agent is already running; kill or terminate it first".into(),
+            });
+        }
+        let path = self.log_path(node);
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_error("open the agent log", &path))?;
+        let stderr = log
+            .try_clone()
+            .map_err(io_error("duplicate the handle of", &path))?;
+        let mut command = self.command(node);
+        command.stdout(log).stderr(stderr);
+        let child = self.lab.node(node).netns().spawn(command)?;
+        self.agents.insert(node, child);
+        Ok(())
+    }
+
+    /// SIGKILLs node `node`'s agent (a crash: it cleans nothing up) and reaps it.
+    pub fn kill(&mut self, node: u8) -> Result<()> {
+        let mut child = self.take_agent(node)?;
+        child
+            .kill()
+            .map_err(io_error("kill the agent of", self.log_path(node)))?;
+        Ok(())
+    }
+
+    /// SIGTERMs node `node`'s agent and waits up to `timeout` for it; its exit status.
+    pub fn terminate(&mut self, node: u8, timeout: Duration) -> Result<ExitStatus> {
+        let mut child = self.take_agent(node)?;
+        child
+            .signal(Signal::SIGTERM)
+            .map_err(|errno| ClusterError::Node {
+                node,
+                reason: format!("cannot send SIGTERM to its agent: {errno}"),
+            })?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child
+                .try_wait()
+                .map_err(io_error("wait for the agent of", self.log_path(node)))?
+            {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                // Put it back so the drop kills it.
+                self.agents.insert(node, child);
+                return Err(ClusterError::Node {
+                    node,
+                    reason: format!("its agent ignored SIGTERM for {} s", timeout.as_secs()),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The nodes whose agents run.
+    pub fn running(&self) -> Vec<u8> {
+        self.agents.keys().copied().collect()
+    }
+
+    /// `GET /v1/status` on node `node`; `None` when it does not answer 200.
+    pub fn status(&self, node: u8) -> Option<StatusReport> {
+        admin::get_json(&self.socket(node), ssinet_api::admin::STATUS)
+    }
+
+    /// `GET /v1/state` on node `node`.
+    pub fn state(&self, node: u8) -> Option<ClusterState> {
+        admin::get_json(&self.socket(node), ssinet_api::admin::STATE)
+    }
+
+    /// `GET /v1/ipvs` on node `node`: the IPVS table it programs, as the agent reports it.
+    pub fn ipvs(&self, node: u8) -> Option<serde_json::Value> {
+        admin::get_json(&self.socket(node), admin::IPVS)
+    }
+
+    /// `POST /v1/commands` on node `node`; the answer whatever its status.
+    pub fn command_on(&self, node: u8, command: &Command) -> Result<Answer> {
+        let body = serde_json::to_string(command).map_err(|error| ClusterError::Node {
+            node,
+            reason: format!("cannot encode the command: {error}"),
+        })?;
+        admin::request(
+            &self.socket(node),
+            "POST",
+            ssinet_api::admin::COMMANDS,
+            &body,
+        )
+        .map_err(|error| ClusterError::Admin {
+            node,
+            socket: self.socket(node),
+            reason: error.to_string(),
+        })
+    }
+
+    /// The leader every node in `among` agrees on, if they do and it says so itself (leader
+    /// with quorum).
+    pub fn agreed_leader(&self, among: &[u8]) -> Option<u8> {
+        let mut leaders = Vec::new();
+        for node in among {
+            leaders.push(self.status(*node)?.leader?.0);
+        }
+        let first = *leaders.first()?;
+        if leaders.iter().any(|leader| *leader != first) {
+            return None;
+        }
+        let leader = u8::try_from(first).ok()?;
+        let own = self.status(leader)?;
+        (own.role == Role::Leader && own.quorum).then_some(leader)
+    }
+
+    /// Waits for a director-capable leader all of `among` agree on.
+    ///
+    /// A non-director voter may lead for a moment as a caretaker (it never directs and hands
+    /// over to the first director that has its whole log), so the leadership that matters is
+    /// the one that settles on a director.
+    pub fn wait_for_leader(&self, among: &[u8], timeout: Duration) -> Result<u8> {
+        let mut leader = None;
+        self.eventually(
+            &format!("a director-capable leader agreed on by nodes {among:?}"),
+            timeout,
+            || {
+                leader = self
+                    .agreed_leader(among)
+                    .filter(|node| self.is_director(*node));
+                leader.is_some()
+            },
+        )?;
+        Ok(leader.expect("eventually returned Ok only once a leader was found"))
+    }
+
+    /// Waits until each of `nodes` holds the state seeded from cvip.conf.
+    pub fn wait_until_seeded(&self, nodes: &[u8], timeout: Duration) -> Result<()> {
+        for node in nodes {
+            self.eventually(
+                &format!("node {node} to hold the seeded state"),
+                timeout,
+                || self.state(*node).is_some_and(|state| !state.is_empty()),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Polls `check` every 20 ms until it holds; after `timeout`, an error naming `what` with
+    /// every node's log tail. Never a measurement: deadlines here only catch hung clusters.
+    pub fn eventually(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut check: impl FnMut() -> bool,
+    ) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        while !check() {
+            if Instant::now() > deadline {
+                return Err(ClusterError::Timeout {
+                    what: what.to_owned(),
+                    seconds: timeout.as_secs(),
+                    logs: self.logs(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    /// The last 25 lines of every node's log, for a failing assertion.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for node in 1..=self.node_count() {
+            let text = std::fs::read_to_string(self.log_path(node)).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(25)..];
+            out.push_str(&format!("--- node {node} ---\n{}\n", tail.join("\n")));
+        }
+        out
+    }
+
+    fn check_node(&self, node: u8) -> Result<()> {
+        if (1..=self.node_count()).contains(&node) {
+            Ok(())
+        } else {
+            Err(ClusterError::Node {
+                node,
+                reason: format!("this cluster has nodes 1..={}", self.node_count()),
+            })
+        }
+    }
+
+    fn take_agent(&mut self, node: u8) -> Result<NetnsChild> {
+        self.agents.remove(&node).ok_or_else(|| ClusterError::Node {
+            node,
+            reason: "its agent is not running".into(),
+        })
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::env::var_os("SSINET_TEST_LOGS").is_some() {
+            eprintln!("{}", self.logs());
+        }
+    }
+}
