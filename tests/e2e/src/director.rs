@@ -146,13 +146,21 @@ pub fn power_off_state(lab: &Lab, node: u8) -> Result<()> {
         );
     }
     for address in addresses {
-        netns.ip(&[
+        let deleted = netns.ip(&[
             "addr",
             "del",
             &format!("{}/{}", address.ip, address.prefix_len),
             "dev",
             &address.ifname,
-        ])?;
+        ]);
+        // The dead agent's fence guard may have released it in the meantime: only an address
+        // that is still there is a failure.
+        if let Err(error) = deleted {
+            let json = netns.ip(&["-j", "-4", "addr", "show", "dev", &address.ifname])?;
+            if json.contains(&format!("\"{}\"", address.ip)) {
+                return Err(error);
+            }
+        }
     }
     netns.exec_ok(&["ipvsadm", "-C"])?;
     Ok(())

@@ -156,6 +156,8 @@ fn scenario(routing: Routing) {
         })
         .unwrap();
     let exchanged_before = long_lived.as_ref().map(LongLivedConnection::exchanges);
+    // The death is the moment its links are cut: a request begun after that cannot reach it.
+    cluster.lab.partition(first).unwrap();
     let killed_at = prober.now();
     director::kill_director(&mut cluster, first).unwrap();
     drop(responders.remove(&first));

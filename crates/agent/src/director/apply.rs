@@ -24,6 +24,8 @@ pub struct Kernel {
     ipvs: Option<Ipvs>,
     guard: Option<FenceGuard>,
     pub interconnect_if: String,
+    /// What [`Kernel::apply`] is doing now: named when the kernel does not answer in time.
+    pub step: &'static str,
     data_dir: PathBuf,
     /// Held while the agent runs: the fence guard of a dead agent waits for it.
     _lock: std::fs::File,
@@ -82,6 +84,7 @@ impl Kernel {
             ipvs,
             guard,
             interconnect_if,
+            step: "idle",
             data_dir: data_dir.to_path_buf(),
             _lock: lock,
         })
@@ -94,13 +97,32 @@ impl Kernel {
     /// Brings the kernel to `want`. Addresses go first when giving up the director role (the
     /// fence), IPVS first when taking it (the table is ready before traffic arrives).
     pub async fn apply(&mut self, want: &NodeDesired, state: &ClusterState) -> anyhow::Result<()> {
-        if want.role == NodeRole::Director {
-            self.apply_ipvs(want, state).await?;
-            self.apply_net(want).await
+        let result = if want.role == NodeRole::Director {
+            match self.apply_ipvs(want, state).await {
+                Ok(()) => self.apply_net(want).await,
+                Err(e) => Err(e),
+            }
         } else {
-            self.apply_net(want).await?;
-            self.apply_ipvs(want, state).await
+            match self.apply_net(want).await {
+                Ok(()) => self.apply_ipvs(want, state).await,
+                Err(e) => Err(e),
+            }
+        };
+        self.step = "idle";
+        result
+    }
+
+    /// After [`Kernel::apply`] was abandoned mid-way (the kernel did not answer in time): a
+    /// fresh IPVS socket, so a reply still owed on the old one cannot be taken for a new one.
+    pub async fn reset_ipvs(&mut self) {
+        let Some(ipvs) = &mut self.ipvs else {
+            return;
+        };
+        match IpvsClient::connect().await {
+            Ok(client) => ipvs.client = client,
+            Err(e) => tracing::warn!(error = %e, "cannot reopen the IPVS netlink socket"),
         }
+        self.step = "idle";
     }
 
     async fn apply_net(&mut self, want: &NodeDesired) -> anyhow::Result<()> {
@@ -115,6 +137,7 @@ impl Kernel {
             }
             guard.tell(&union);
         }
+        self.step = "applying addresses, routes and sysctls";
         let applied = self
             .net
             .reconcile(&want.net)
@@ -141,6 +164,7 @@ impl Kernel {
             .filter(|s| !ipvs.loaded_schedulers.contains(s.name()))
             .collect();
         if !needed.is_empty() {
+            self.step = "loading scheduler modules";
             let report = ssinet_ipvs::modules::load(&needed);
             for (module, error) in &report.failed {
                 tracing::debug!(module, error, "modprobe failed (built in or missing)");
@@ -158,6 +182,7 @@ impl Kernel {
             drain: Some(Duration::from_millis(u64::from(health.drain_ms))),
         };
         let owned = ownership(&state.config, &ipvs.owned);
+        self.step = "reconciling the IPVS table";
         let report = ipvs
             .reconciler
             .run(&mut ipvs.client, &desired.table, &owned)
@@ -169,6 +194,7 @@ impl Kernel {
                 report.failures.len()
             );
         }
+        self.step = "starting or stopping the IPVS sync daemons";
         sync_daemons(&mut ipvs.client, &desired.daemons).await
     }
 

@@ -37,6 +37,9 @@ const TICK: Duration = Duration::from_millis(50);
 /// Gratuitous ARPs per claim or term change, and their spacing.
 const GARP_COUNT: u32 = 5;
 const GARP_SPACING: Duration = Duration::from_millis(200);
+/// The longest one pass over the kernel may take. Past it the pass is abandoned and retried,
+/// so a kernel call that never answers cannot keep a director from releasing the CVIPs.
+const APPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the controller reads and where it reports.
 pub struct DataPlane {
@@ -151,7 +154,7 @@ impl DataPlane {
                 );
             }
             if last.as_ref() != Some(&want) || now >= next_resync {
-                let result = kernel.apply(&want, state).await;
+                let result = apply_in_time(&mut kernel, &want, state).await;
                 self.publish(&want, &kernel, result.as_ref().err());
                 match result {
                     Ok(()) => {
@@ -191,7 +194,7 @@ impl DataPlane {
                 failing_tcp: BTreeSet::new(),
             };
             let standby = desired(&applied.state, &local, NodeRole::Standby, &serving);
-            match kernel.apply(&standby, &applied.state).await {
+            match apply_in_time(&mut kernel, &standby, &applied.state).await {
                 Ok(()) => tracing::info!(node = node.0, "released the CVIPs on shutdown"),
                 Err(e) => {
                     tracing::warn!(node = node.0, error = %format!("{e:#}"), "cannot release the CVIPs on shutdown")
@@ -233,6 +236,23 @@ impl DataPlane {
             *s = status;
             changed
         });
+    }
+}
+
+/// [`Kernel::apply`] bounded by [`APPLY_TIMEOUT`]; a pass that overran is an error naming the
+/// step it was stuck in.
+async fn apply_in_time(
+    kernel: &mut Kernel,
+    want: &NodeDesired,
+    state: &ClusterState,
+) -> anyhow::Result<()> {
+    match tokio::time::timeout(APPLY_TIMEOUT, kernel.apply(want, state)).await {
+        Ok(result) => result,
+        Err(_) => {
+            let step = kernel.step;
+            kernel.reset_ipvs().await;
+            anyhow::bail!("the kernel did not answer within {APPLY_TIMEOUT:?} while {step}")
+        }
     }
 }
 

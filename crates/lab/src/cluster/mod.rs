@@ -355,6 +355,9 @@ impl Cluster {
             let lines: Vec<&str> = text.lines().collect();
             let tail = &lines[lines.len().saturating_sub(25)..];
             out.push_str(&format!("--- node {node} ---\n{}\n", tail.join("\n")));
+            if let Some(agent) = self.agents.get(&node) {
+                out.push_str(&blocked_threads(agent.pid()));
+            }
         }
         out
     }
@@ -384,4 +387,31 @@ impl Drop for Cluster {
             eprintln!("{}", self.logs());
         }
     }
+}
+
+/// The agent's threads that sleep in the kernel outside the usual waits (futex, epoll, poll),
+/// with their kernel stacks: what a hung data plane is stuck on. Empty when none, or when the
+/// stacks cannot be read (they need root).
+fn blocked_threads(pid: u32) -> String {
+    const IDLE: [&str; 4] = ["futex_wait", "do_epoll_wait", "do_sys_poll", "do_select"];
+    let mut out = String::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let Ok(stack) = std::fs::read_to_string(path.join("stack")) else {
+            continue;
+        };
+        if stack.trim().is_empty() || IDLE.iter().any(|idle| stack.contains(idle)) {
+            continue;
+        }
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        out.push_str(&format!(
+            "thread {} ({}) blocked in the kernel:\n{stack}",
+            task.file_name().to_string_lossy(),
+            comm.trim()
+        ));
+    }
+    out
 }
