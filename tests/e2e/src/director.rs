@@ -158,7 +158,7 @@ pub fn power_off_state(lab: &Lab, node: u8) -> Result<()> {
         if let Err(error) = deleted {
             let json = netns.ip(&["-j", "-4", "addr", "show", "dev", &address.ifname])?;
             if json.contains(&format!("\"{}\"", address.ip)) {
-                return Err(error);
+                return Err(ClusterError::Netns(error));
             }
         }
     }
