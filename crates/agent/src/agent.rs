@@ -116,6 +116,7 @@ impl Agent {
         let m = metrics.borrow().clone();
         let membership = m.membership_config.membership();
         let voters: std::collections::BTreeSet<NodeId> = membership.voter_ids().collect();
+        let learners = membership.learner_ids().map(node_num).collect();
         let peers = self.peer_reports();
         let state = self.node.state();
         let config = {
@@ -161,6 +162,7 @@ impl Agent {
             quorum: own.quorum,
             millis_since_quorum_ack: m.millis_since_quorum_ack,
             nodes,
+            learners,
             data_plane: self.data_plane.borrow().clone(),
         }
     }

@@ -7,13 +7,13 @@ mod agent;
 mod cli;
 mod detect;
 mod director;
+mod membership;
 mod metrics;
 mod peers;
 mod register;
 mod seed;
 mod startup;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::os::unix::fs::DirBuilderExt;
 use std::process::ExitCode;
@@ -119,13 +119,7 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
             return Err(e).context("cannot start the Raft node");
         }
     };
-    let peer_addrs: BTreeMap<u64, SocketAddr> = files
-        .clustertab
-        .nodes
-        .iter()
-        .map(|n| (u64::from(n.num.0), SocketAddr::new(n.ip, peer_port)))
-        .filter(|(id, _)| *id != me)
-        .collect();
+    let peer_addrs = startup::peer_status_addrs(&files, me, peer_port);
     let (data_plane_tx, data_plane_rx) = tokio::sync::watch::channel(Default::default());
     let agent = Agent::new(
         node,
@@ -155,6 +149,7 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
         })),
         tokio::spawn(agent.prober.clone().watch(me, agent.peers.clone())),
         tokio::spawn(seed::seed_state(agent.clone(), files)),
+        tokio::spawn(membership::follow(agent.clone(), args.raft_port, peer_port)),
         tokio::spawn(register::run(agent.clone())),
     ];
 

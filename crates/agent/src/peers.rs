@@ -79,7 +79,8 @@ pub async fn serve(
 #[derive(Clone)]
 pub struct Prober {
     connector: TlsConnector,
-    addrs: BTreeMap<NodeId, SocketAddr>,
+    /// Shared by the clones, so a changed clustertab reaches the watcher ([`Prober::set_peers`]).
+    addrs: Arc<RwLock<BTreeMap<NodeId, SocketAddr>>>,
 }
 
 impl Prober {
@@ -87,14 +88,32 @@ impl Prober {
     pub fn new(identity: &NodeIdentity, addrs: BTreeMap<NodeId, SocketAddr>) -> Self {
         Self {
             connector: TlsConnector::from(identity.client_config()),
-            addrs,
+            addrs: Arc::new(RwLock::new(addrs)),
         }
+    }
+
+    /// Replaces the peers to probe (the applied clustertab changed); true when they changed.
+    pub fn set_peers(&self, addrs: BTreeMap<NodeId, SocketAddr>) -> bool {
+        let mut current = self
+            .addrs
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let changed = *current != addrs;
+        *current = addrs;
+        changed
+    }
+
+    fn peers(&self) -> BTreeMap<NodeId, SocketAddr> {
+        self.addrs
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Asks `node` for its report now.
     pub async fn probe(&self, node: NodeId) -> Result<PeerReport, String> {
         let addr = *self
-            .addrs
+            .peers()
             .get(&node)
             .ok_or_else(|| format!("node {node} is not a peer in clustertab"))?;
         let asked = tokio::time::timeout(PROBE_TIMEOUT, async {
@@ -126,8 +145,13 @@ impl Prober {
         loop {
             ticker.tick().await;
             let this = &self;
-            let probes = self
-                .addrs
+            let peers = self.peers();
+            // A node no longer in clustertab is no longer reported on.
+            table
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .retain(|node, _| peers.contains_key(node));
+            let probes = peers
                 .keys()
                 .map(|node| async move { (*node, this.probe(*node).await) });
             // Each probe is bounded by PROBE_TIMEOUT, so a round is too.

@@ -78,6 +78,21 @@ pub fn members(config: &ClusterConfig, raft_port: u16) -> Vec<ClusterMember> {
         .collect()
 }
 
+/// Every other clustertab node's peer-status address (`port` is cluster-wide).
+pub fn peer_status_addrs(
+    config: &ClusterConfig,
+    me: u64,
+    port: u16,
+) -> std::collections::BTreeMap<u64, SocketAddr> {
+    config
+        .clustertab
+        .nodes
+        .iter()
+        .map(|n| (u64::from(n.num.0), SocketAddr::new(n.ip, port)))
+        .filter(|(id, _)| *id != me)
+        .collect()
+}
+
 /// The Raft node configuration for this node.
 pub fn node_config(
     args: &Args,

@@ -92,6 +92,10 @@ pub struct StatusReport {
     pub millis_since_quorum_ack: Option<u64>,
     /// Every node of clustertab, in node order.
     pub nodes: Vec<NodeStatus>,
+    /// The Raft learners this node's membership lists (voters are flagged in `nodes`): with a
+    /// changed clustertab, what the leader has already added or not yet removed.
+    #[serde(default)]
+    pub learners: Vec<NodeNum>,
     /// This node's data plane (kernel addresses and IPVS).
     #[serde(default)]
     pub data_plane: crate::dataplane::DataPlaneStatus,

@@ -103,6 +103,7 @@ fn status_and_errors_round_trip() {
             reachable: true,
             role: Role::Leader,
         }],
+        learners: Vec::new(),
         data_plane: Default::default(),
     };
     let value = serde_json::to_value(&report).unwrap();

@@ -233,6 +233,7 @@ mod tests {
                 node(2, Role::Follower, true),
                 node(3, Role::Unknown, false),
             ],
+            learners: Vec::new(),
             data_plane: Default::default(),
         }
     }
