@@ -77,10 +77,15 @@ pub(super) async fn run<A: App>(
     // The last time this node heard from an established leader (or became one). Candidates'
     // votes do not count: a lagging director that keeps campaigning must not keep the standby
     // from standing, and a failed round of its own must not delay its next one.
-    let mut leader_heard = Instant::now();
-    // The runtime `elect` flag as last set: by the start configuration or `set_members` (to
-    // whether the node may direct), or here.
-    let mut elect_enabled = roster.borrow_and_update().plan.may_elect(node);
+    let started = Instant::now();
+    let mut leader_heard = started;
+    // Whether an established leader was heard from since this node started.
+    let mut heard_since_start = false;
+    // The runtime `elect` flag as last set: off at start, then by `set_members` (to whether
+    // the node may direct), or here.
+    let mut elect_enabled = false;
+    // Skip the first roster check: the start list is in force and handled below.
+    roster.borrow_and_update();
     let mut last_ask: Option<(NodeId, Instant)> = None;
     let mut tick = tokio::time::interval(timing.heartbeat);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -104,9 +109,26 @@ pub(super) async fn run<A: App>(
         };
         if let Some(modified) = modified.filter(|m| committed && *m > leader_heard) {
             leader_heard = modified;
+            heard_since_start = true;
         }
         if plan.may_elect(node) {
-            // A director always stands for election and never needs a caretaker's duties.
+            // A director stands for election and never needs a caretaker's duties, but one
+            // that (re)starts first listens for the leader: a returning node whose election
+            // timer fires before the leader's first append-entries reaches it would otherwise
+            // campaign, depose a working leader and leave the voters' logs ahead of its own.
+            let want_elect = heard_since_start || started.elapsed() >= timing.returning_grace();
+            if want_elect != elect_enabled {
+                if heard_since_start {
+                    tracing::info!(
+                        node,
+                        "heard from the leader: standing for election when it goes"
+                    );
+                } else {
+                    tracing::info!(node, "no leader heard since start: standing for election");
+                }
+                raft.runtime_config().elect(want_elect);
+                elect_enabled = want_elect;
+            }
             last_ask = None;
             continue;
         }

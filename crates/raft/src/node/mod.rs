@@ -68,6 +68,14 @@ impl Timing {
     pub fn standby_after(&self) -> Duration {
         self.election_max * 3
     }
+
+    /// How long a director-capable node listens for a leader after it starts before it may
+    /// stand for election: two `election_max`, long enough for a working leader's
+    /// append-entries to reach a node that comes back, and shorter than [`Self::standby_after`]
+    /// so a cluster that starts together still elects a director first.
+    pub fn returning_grace(&self) -> Duration {
+        self.election_max * 2
+    }
 }
 
 /// Everything a node needs to start.
@@ -172,7 +180,9 @@ impl<A: App> ClusterNode<A> {
             heartbeat_interval: millis(config.timing.heartbeat),
             election_timeout_min: millis(config.timing.election_min),
             election_timeout_max: millis(config.timing.election_max),
-            enable_elect: plan.may_elect(config.node),
+            // Nobody campaigns at start: a director first listens for a leader (see
+            // `handover`), the others only ever campaign as caretakers.
+            enable_elect: false,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.snapshot_every),
             max_in_snapshot_log_to_keep: config.snapshot_every / 2,
             // JSON spells each byte as up to 4 characters: keep a chunk's frame well below the limit.

@@ -30,7 +30,9 @@ pub struct Limits {
     pub forward_timeout: Duration,
     /// First delay before redialing a peer that failed; doubles up to `max_backoff`.
     pub min_backoff: Duration,
-    /// Longest delay between redials.
+    /// Longest delay between redials. Short, because a node that comes back must get the log
+    /// before it is needed as a successor (a director behind the other voters cannot win their
+    /// votes); a redial of a node that is still down costs one failed connect.
     pub max_backoff: Duration,
     /// Concurrent inbound connections; more are refused until some close.
     pub max_connections: usize,
@@ -43,7 +45,7 @@ impl Default for Limits {
             connect_timeout: Duration::from_secs(3),
             forward_timeout: Duration::from_secs(10),
             min_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_secs(5),
+            max_backoff: Duration::from_millis(500),
             max_connections: 256,
         }
     }
