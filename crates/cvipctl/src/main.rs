@@ -28,7 +28,7 @@ use crate::client::{AgentClient, ClientError};
 #[command(name = "cvipctl", version, after_help = exit::HELP)]
 struct Cli {
     /// The local ssinetd's admin socket.
-    #[arg(long, global = true, value_name = "PATH", default_value = ssinet_api::admin::DEFAULT_SOCKET)]
+    #[arg(long, global = true, value_name = "PATH", env = "SSINET_ADMIN_SOCKET", default_value = ssinet_api::admin::DEFAULT_SOCKET)]
     socket: PathBuf,
 
     /// Give up on the agent after this many seconds (writes may wait for an election).

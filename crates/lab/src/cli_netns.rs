@@ -2,16 +2,18 @@
 //! shell. A lab made by `up` stays until `down`; it is recorded under `/run/ssinet-lab/<name>/`.
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
+use ssinet_lab::cluster::{Binaries, agents};
 use ssinet_lab::netns::{Lab, LabSpec, LabStatus, Routing, Segment, addressing, records};
 use std::fmt::Write as _;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// The lab name used when `--name`/`--lab` is not given.
 const DEFAULT_LAB: &str = "ssinet";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build a namespace cluster that stays until `ssinet-lab down`.
+    /// Build a namespace cluster that stays until `ssinet-lab down`, with one ssinetd per node.
     Up(UpArgs),
     /// List the labs, their namespaces and whether their links are healthy.
     Status {
@@ -57,6 +59,9 @@ pub struct UpArgs {
     /// The lab's name (namespaces are named `ssl-<name>-...`).
     #[arg(long, default_value = DEFAULT_LAB)]
     name: String,
+    /// Only the namespaces and files: start no ssinetd.
+    #[arg(long)]
+    no_agents: bool,
 }
 
 #[derive(Debug, Args)]
@@ -117,7 +122,42 @@ fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let lab = Lab::up_persistent(&args.name, spec)
         .with_context(|| format!("cannot build lab {:?}", args.name))?;
     emit(&topology(&args.name, &lab))?;
-    check_config(&lab)
+    let checked = check_config(&lab)?;
+    if args.no_agents || checked != ExitCode::SUCCESS {
+        return Ok(checked);
+    }
+    start_agents(&args.name, &lab)
+}
+
+/// Starts an ssinetd per node (beside this program), waits for a director and shows
+/// `cvipctl status` as node 1 sees it.
+fn start_agents(name: &str, lab: &Lab) -> anyhow::Result<ExitCode> {
+    let binaries = Binaries::beside_current_exe()
+        .context("ssinetd and cvipctl must be beside ssinet-lab (cargo build --workspace --bins), or use --no-agents")?;
+    agents::start(lab, &binaries).context("cannot start the agents")?;
+    println!("\nstarted ssinetd on every node; waiting for a director");
+    let leader = agents::wait_for_leader(lab, Duration::from_secs(60))
+        .context("the cluster did not settle")?;
+    println!(
+        "node {leader} directs; {} holds the CVIP",
+        lab.node(leader).external_if()
+    );
+    if let Some(cvipctl) = &binaries.cvipctl {
+        println!("\n$ ssinet-lab exec 1 --lab {name} -- cvipctl status");
+        std::process::Command::new(cvipctl)
+            .arg("status")
+            .env(
+                agents::ADMIN_SOCKET_ENV,
+                agents::admin_socket(lab.config_dir(), 1),
+            )
+            .status()
+            .with_context(|| format!("cannot run {}", cvipctl.display()))?;
+    }
+    println!(
+        "\nagent logs: {}\nnext:   ssinet-lab exec N --lab {name} -- cvipctl lvs | port-weight list | ...\n        ssinet-lab partition N --lab {name}   (cut the director off and watch the CVIP move)\n        ssinet-lab down {name}",
+        agents::log_path(lab.config_dir(), 1).display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `cvipctl config check` on the files the lab wrote, so a newcomer sees at once what ssinetd
@@ -140,9 +180,14 @@ fn check_config(lab: &Lab) -> anyhow::Result<ExitCode> {
         .arg(dir.join("clustertab"))
         .arg("--cvip-conf")
         .arg(dir.join("cvip.conf"))
-        // Always the lab's own path (absent in DR labs), never the host's /etc/default one.
+        // Never the host's /etc/default one: the lab's own, or none (an empty file) in a DR
+        // lab, which has none, as OpenSSI's DR clusters do.
         .arg("--lvs-routing")
-        .arg(dir.join("lvs_routing"));
+        .arg(if dir.join("lvs_routing").exists() {
+            dir.join("lvs_routing")
+        } else {
+            "/dev/null".into()
+        });
     println!("\n$ cvipctl config check (on the lab's files)");
     let status = command
         .status()
@@ -206,10 +251,7 @@ fn topology(name: &str, lab: &Lab) -> String {
         addressing::INTERCONNECT_BRIDGE,
         addressing::EXTERNAL_BRIDGE
     );
-    out!(
-        "CVIP {} (held by the leading director once ssinetd runs)",
-        lab.cvip()
-    );
+    out!("CVIP {} (held by the leading director)", lab.cvip());
     let mut files = vec!["clustertab", "cvip.conf"];
     if lab.internal_gateway().is_some() {
         files.push("lvs_routing");
@@ -358,9 +400,16 @@ fn exec(target: &str, lab: LabArg, command: &[String]) -> anyhow::Result<ExitCod
     let record = records::read(&name).with_context(|| format!("cannot open lab {name:?}"))?;
     let namespace = target_namespace(&record, target)?;
     // `ip netns exec` also gives the command the namespace's view of /sys, as a person expects.
-    let status = std::process::Command::new("ip")
-        .args(["netns", "exec", &namespace])
-        .args(command)
+    let mut process = std::process::Command::new("ip");
+    process.args(["netns", "exec", &namespace]).args(command);
+    // On a node, `cvipctl` finds that node's agent.
+    if let Ok(node) = target.parse::<u8>() {
+        process.env(
+            agents::ADMIN_SOCKET_ENV,
+            agents::admin_socket(&record.dir(), node),
+        );
+    }
+    let status = process
         .status()
         .context("cannot run `ip netns exec` (is iproute2 installed?)")?;
     let code = status

@@ -62,6 +62,7 @@ fn up_status_exec_partition_down_round_trip_leaves_nothing() {
         "nat",
         "--name",
         &name,
+        "--no-agents",
     ]);
     for expected in [
         "10.200.0.3/24",
@@ -83,7 +84,9 @@ fn up_status_exec_partition_down_round_trip_leaves_nothing() {
             && dir.join("lab.json").exists()
     );
     assert!(
-        !lab_cli(&["up", "--name", &name]).status.success(),
+        !lab_cli(&["up", "--name", &name, "--no-agents"])
+            .status
+            .success(),
         "a second lab of the same name is refused"
     );
 
@@ -149,4 +152,77 @@ fn up_status_exec_partition_down_round_trip_leaves_nothing() {
             .all(|lab| lab["name"] != name.as_str())
     );
     assert!(!lab_cli(&["down", &name]).status.success(), "it is gone");
+}
+
+/// The PIDs of the processes running `program` whose command line names `needle` (each agent
+/// also runs a `--fence-guard` child of the same program; those count too).
+fn processes(program: &Path, needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            (exe == program && String::from_utf8_lossy(&cmdline).contains(needle)).then_some(pid)
+        })
+        .collect()
+}
+
+/// `up` starts an ssinetd per node (the workspace builds it beside ssinet-lab for its own
+/// tests: `cargo build --workspace --bins` when running this crate's tests alone): a director
+/// is elected and holds the CVIP, `exec N -- cvipctl` talks to node N's agent, and `down` ends
+/// every agent with the namespaces.
+#[test]
+fn up_starts_a_cluster_that_cvipctl_reaches_and_down_ends_it() {
+    let lab_bin = Path::new(env!("CARGO_BIN_EXE_ssinet-lab"));
+    let ssinetd = lab_bin.with_file_name("ssinetd");
+    let cvipctl = lab_bin.with_file_name("cvipctl");
+    assert!(
+        ssinetd.is_file() && cvipctl.is_file(),
+        "ssinetd and cvipctl must be beside {}: cargo build --workspace --bins",
+        lab_bin.display()
+    );
+    let name = format!("a{}", std::process::id());
+    let _cleanup = DownOnDrop(name.clone());
+    let dir = Path::new("/run/ssinet-lab").join(&name);
+
+    let shown = ok(&["up", "--nodes", "3", "--name", &name]);
+    assert!(shown.contains("directs"), "{shown}");
+    assert_eq!(
+        processes(&ssinetd, dir.to_str().unwrap()).len(),
+        6,
+        "one agent and its fence guard per node"
+    );
+
+    let cvipctl = cvipctl.to_str().unwrap();
+    let status: serde_json::Value = serde_json::from_str(&ok(&[
+        "exec", "3", "--lab", &name, "--", cvipctl, "--json", "status",
+    ]))
+    .unwrap();
+    assert_eq!(status["node"], 3, "node 3's own agent answered: {status}");
+    let leader = status["leader"].as_u64().unwrap();
+    assert!(
+        [1, 2].contains(&leader),
+        "a director-capable leader: {status}"
+    );
+    let addresses = ok(&[
+        "exec",
+        &leader.to_string(),
+        "--lab",
+        &name,
+        "--",
+        "ip",
+        "-br",
+        "addr",
+        "show",
+        "eth1",
+    ]);
+    assert!(addresses.contains("192.168.200.100/32"), "{addresses}");
+
+    ok(&["down", &name]);
+    assert_eq!(
+        processes(&ssinetd, dir.to_str().unwrap()),
+        Vec::<u32>::new()
+    );
+    assert_eq!(namespaces_of(&name), Vec::<String>::new());
 }

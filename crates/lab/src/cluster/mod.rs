@@ -24,6 +24,7 @@
 //! socket ([`admin`]).
 
 pub mod admin;
+pub mod agents;
 mod binaries;
 mod cvipctl;
 mod error;
