@@ -401,7 +401,9 @@ pub struct IdleConnections {
 }
 
 impl IdleConnections {
-    /// Opens `count` connections to `target` from inside `netns`.
+    /// Opens `count` connections to `target` from inside `netns`, each proven with one echoed
+    /// byte (so each is established with data, as a user's connection would be, and the
+    /// director has seen enough of it to sync it to the standby).
     pub fn open(
         netns: &Netns,
         target: SocketAddr,
@@ -414,7 +416,19 @@ impl IdleConnections {
                 first_open_error: None,
             };
             for _ in 0..count {
-                match TcpStream::connect_timeout(&target, Duration::from_secs(2)) {
+                let opened = TcpStream::connect_timeout(&target, Duration::from_secs(2)).and_then(
+                    |mut stream| {
+                        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+                        stream.write_all(b"x")?;
+                        let mut byte = [0u8; 1];
+                        stream.read_exact(&mut byte)?;
+                        if byte != *b"x" {
+                            return Err(std::io::Error::other("the server did not echo"));
+                        }
+                        Ok(stream)
+                    },
+                );
+                match opened {
                     Ok(stream) => idle.streams.push(stream),
                     Err(error) => {
                         idle.failed_to_open += 1;

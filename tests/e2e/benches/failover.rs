@@ -40,8 +40,12 @@ fn kills() -> usize {
         .unwrap_or(20)
 }
 
+/// One attempt at a time, every 10 ms: a connect that gets no answer within 50 ms is a
+/// failure, so an outage is resolved to about 50 ms (a SYN to a live director is answered in a
+/// few ms even under TCG; a lost one would otherwise wait for the kernel's 1 s retransmission).
 fn probe_config() -> ProbeConfig {
     ProbeConfig {
+        connect_timeout: Duration::from_millis(50),
         io_timeout: Duration::from_secs(2),
         ..ProbeConfig::default()
     }
@@ -75,18 +79,24 @@ fn wait(what: &str, mut check: impl FnMut() -> Result<bool>) -> Result<()> {
     }
 }
 
-/// One director death seen by a client: probe, `kill`, wait for 3 successes after it.
+/// One director death seen by a client: probe, `kill` the director, wait for 3 successes
+/// after its death. `kill` calls `died` the moment the director's links are cut (no request
+/// begun later can reach it), before it finishes it off (its process and what it held).
 fn measure_gap(
     client: &Netns,
     target: SocketAddr,
-    kill: impl FnOnce() -> Result<()>,
+    kill: impl FnOnce(&mut dyn FnMut()) -> Result<()>,
 ) -> Result<Duration> {
     let prober = Prober::start(client, target, probe_config())?;
     wait("the probe to reach the CVIP", || {
         Ok(prober.snapshot().successes() >= 5)
     })?;
-    let killed_at = prober.now();
-    kill()?;
+    let mut death = None;
+    kill(&mut || death = Some(prober.now()))?;
+    let killed_at = death.ok_or_else(|| ClusterError::Output {
+        command: "the failover probe".into(),
+        reason: "the kill never cut the director's links".into(),
+    })?;
     wait("requests to succeed after the director died", || {
         Ok(prober
             .snapshot()
@@ -119,6 +129,22 @@ fn open_idle(client: &Netns, target: SocketAddr) -> Result<IdleConnections> {
 fn synced_connections(lab: &Lab, node: u8) -> Result<usize> {
     let text = lab.node(node).netns().exec_ok(&["ipvsadm", "-Lnc"])?;
     Ok(text.lines().filter(|line| line.starts_with("TCP")).count())
+}
+
+/// Gives the sync daemon up to 20 s to tell the standby about `want` connections; prints how
+/// many it knows then. Not a precondition: with `mh` and `sloppy_tcp` a standby also picks up
+/// a connection it never heard of, on the same real server.
+fn wait_for_sync(lab: &Lab, standby: u8, want: usize) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut known = synced_connections(lab, standby)?;
+    while known < want && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+        known = synced_connections(lab, standby)?;
+    }
+    eprintln!(
+        "the standby (node {standby}) knows {known} of {want} connections from the sync daemon"
+    );
+    Ok(())
 }
 
 fn real_servers(lab: &Lab) -> Result<Vec<Responder>> {
@@ -162,12 +188,13 @@ fn keepalived_half(figures: &mut Figures) -> Result<()> {
             None => false,
         })
     })?;
-    let kill_master = |running: &mut Vec<Keepalived>| -> Result<u8> {
+    let kill_master = |running: &mut Vec<Keepalived>, died: &mut dyn FnMut()| -> Result<u8> {
         let m = master()?.ok_or_else(|| ClusterError::Output {
             command: "ip -j addr".into(),
             reason: "no single MASTER holds the CVIP".into(),
         })?;
         lab.partition(m)?;
+        died();
         if let Some(index) = running.iter().position(|k| k.node() == m) {
             running.remove(index).kill();
         }
@@ -177,9 +204,10 @@ fn keepalived_half(figures: &mut Figures) -> Result<()> {
     let target = director::target_of(&lab);
     let mut gaps = Vec::new();
     for round in 0..kills() {
+        progress(format!("keepalived kill {round}"));
         let mut dead = 0;
-        let gap = measure_gap(lab.client(), target, || {
-            dead = kill_master(&mut running)?;
+        let gap = measure_gap(lab.client(), target, |died| {
+            dead = kill_master(&mut running, died)?;
             Ok(())
         })?;
         eprintln!("keepalived kill {round}: node {dead}, gap {gap:?}");
@@ -187,12 +215,11 @@ fn keepalived_half(figures: &mut Figures) -> Result<()> {
         reboot_and_rejoin_keepalived(&lab, dead, &mut running, &start, &backup_ready)?;
     }
     figures.gaps = Summary::of(&gaps);
+    progress("keepalived: opening the idle connections");
     let mut idle = open_idle(lab.client(), target)?;
     let standby = if master()? == Some(1) { 2 } else { 1 };
-    wait("the BACKUP to know the connections (sync daemon)", || {
-        Ok(synced_connections(&lab, standby)? >= idle.len())
-    })?;
-    kill_master(&mut running)?;
+    wait_for_sync(&lab, standby, idle.len())?;
+    kill_master(&mut running, &mut || {})?;
     wait("the BACKUP to take over", || Ok(master()? == Some(standby)))?;
     figures.survivors = Some(idle.check(Duration::from_secs(20)));
     Ok(())
@@ -233,13 +260,32 @@ fn ssinet_half(figures: &mut Figures) -> Result<()> {
     let target = director::target(&cluster);
     let mut gaps = Vec::new();
     for round in 0..kills() {
+        progress(format!("ssinet kill {round}"));
         let dead = current;
-        let gap = measure_gap(&client, target, || {
+        let gap = measure_gap(&client, target, |died| {
+            cluster.lab.partition(dead)?;
+            died();
             director::kill_director(&mut cluster, dead)
         })?;
         eprintln!("ssinet kill {round}: node {dead}, gap {gap:?}");
         gaps.push(gap);
         current = director::wait_for_director(&cluster, &cluster.running())?;
+        if std::env::var_os("SSINET_BENCH_VERBOSE").is_some() {
+            // What the survivors did: role changes with their times, to explain a long gap.
+            for line in cluster.logs().lines().filter(|line| {
+                line.starts_with("---")
+                    || [
+                        "raft role",
+                        "data plane role",
+                        "caretaker",
+                        "network change step=add",
+                    ]
+                    .iter()
+                    .any(|what| line.contains(what))
+            }) {
+                eprintln!("  {line}");
+            }
+        }
         director::revive(&mut cluster, dead)?;
         // Ready again once the revived standby has pre-programmed the table.
         director::wait_for_destinations(&cluster, dead, &[(3, 1), (4, 1)])?;
@@ -247,20 +293,31 @@ fn ssinet_half(figures: &mut Figures) -> Result<()> {
     figures.gaps = Summary::of(&gaps);
 
     let standby = if current == 1 { 2 } else { 1 };
+    progress("ssinet: opening the idle connections");
     let mut idle = open_idle(&client, target)?;
-    wait("the standby to know the connections (sync daemon)", || {
-        Ok(synced_connections(&cluster.lab, standby)? >= idle.len())
-    })?;
+    wait_for_sync(&cluster.lab, standby, idle.len())?;
+    progress(format!(
+        "ssinet: killing director {current} under the idle connections"
+    ));
     director::kill_director(&mut cluster, current)?;
+    progress("ssinet: waiting for the standby to take over");
     wait("the standby to take over", || {
         Ok(cvip_holders(&cluster.lab)? == [standby])
     })?;
+    progress("ssinet: checking the idle connections");
     figures.survivors = Some(idle.check(Duration::from_secs(20)));
+    eprintln!(
+        "ssinet: {} of {} connections survived",
+        figures.survivors.unwrap_or(0),
+        idle.len()
+    );
+    progress(format!("ssinet: reviving node {current}"));
     director::revive(&mut cluster, current)?;
     current = standby;
 
     let mut weights = Vec::new();
     for round in 0..REACTIONS {
+        progress(format!("ssinet: weight change {round}"));
         let weight = 2 + u32::try_from(round % 2).unwrap_or(0);
         let begun = Instant::now();
         cluster.set_port_weight(current, "tcp", PORT, weight, Some(3))?;
@@ -278,11 +335,14 @@ fn ssinet_half(figures: &mut Figures) -> Result<()> {
         .find(|(node, _)| *node == 3)
         .map_or(1, |(_, weight)| weight);
     node3.stop();
-    for _ in 0..REACTIONS {
-        wait("node 3 to leave the table", || {
+    for round in 0..REACTIONS {
+        progress(format!("ssinet: listen {round}"));
+        // Gone, or draining at weight 0 (it is deleted only after the drain time): either way
+        // it gets no new connections until it listens again.
+        wait("node 3 to leave the table or drain", || {
             Ok(!director::destinations(&cluster.lab, current)?
                 .iter()
-                .any(|(node, _)| *node == 3))
+                .any(|(node, weight)| *node == 3 && *weight > 0))
         })?;
         let begun = Instant::now();
         let responder = Responder::start(cluster.lab.node(3).netns(), PORT, "n3")?;
@@ -310,7 +370,86 @@ fn show(summary: Option<Summary>) -> String {
     )
 }
 
+/// What the bench is doing, and since when: a watchdog reports a step stuck for a minute.
+static PROGRESS: std::sync::Mutex<Option<(Instant, String)>> = std::sync::Mutex::new(None);
+
+fn progress(step: impl Into<String>) {
+    let step = step.into();
+    eprintln!("bench: {step}");
+    *PROGRESS.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), step));
+}
+
+/// Every 10 s: when the current step has run for over a minute, prints it and every task
+/// sleeping uninterruptibly in the kernel (state D) with its kernel stack, once per step.
+fn start_watchdog() {
+    std::thread::spawn(|| {
+        let mut reported = String::new();
+        loop {
+            std::thread::sleep(Duration::from_secs(10));
+            let Some((since, step)) = PROGRESS.lock().unwrap_or_else(|p| p.into_inner()).clone()
+            else {
+                continue;
+            };
+            if since.elapsed() < Duration::from_secs(60) || reported == step {
+                continue;
+            }
+            eprintln!("bench: stuck for {:?} in: {step}", since.elapsed());
+            for task in stuck_tasks() {
+                eprintln!("{task}");
+            }
+            reported = step;
+        }
+    });
+}
+
+/// `pid/tid (comm)` and the kernel stack of every task in state D.
+fn stuck_tasks() -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(processes) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for process in processes.flatten() {
+        let Ok(tasks) = std::fs::read_dir(process.path().join("task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            // `pid (comm) S ...`: the state follows the last ')'.
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            if !state.starts_with('D') {
+                continue;
+            }
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            let stack = std::fs::read_to_string(task.path().join("stack")).unwrap_or_default();
+            found.push(format!(
+                "task {}/{} ({}) in D state:\n{stack}",
+                process.file_name().to_string_lossy(),
+                task.file_name().to_string_lossy(),
+                comm.trim()
+            ));
+        }
+    }
+    found
+}
+
+/// 1,000 idle connections need more descriptors than the default soft limit of 1,024.
+fn raise_fd_limit() {
+    let limit = libc::rlimit {
+        rlim_cur: 65536,
+        rlim_max: 65536,
+    };
+    // SAFETY: setrlimit reads a valid rlimit; failure only leaves the old limit.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+        eprintln!(
+            "cannot raise the descriptor limit: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 fn main() {
+    raise_fd_limit();
+    start_watchdog();
     // `cargo bench` passes `--bench`; a filter argument may pick one half.
     let filter: Option<String> = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
     let wanted = |half: &str| filter.as_deref().is_none_or(|f| half.contains(f));

@@ -124,10 +124,32 @@ pub fn kill_director(cluster: &mut Cluster, node: u8) -> Result<()> {
     power_off_state(&cluster.lab, node)
 }
 
-/// The dead node boots again and reconnects, and its agent starts.
+/// The dead node boots again and reconnects, and its agent starts; returns once it has applied
+/// everything the leader had committed by then (healthy again, as an operator checks before
+/// the next failure: a director behind the other voters could not win their votes).
 pub fn revive(cluster: &mut Cluster, node: u8) -> Result<()> {
     cluster.lab.restore(node)?;
-    cluster.start_node(node)
+    cluster.start_node(node)?;
+    let others: Vec<u8> = cluster
+        .running()
+        .into_iter()
+        .filter(|n| *n != node)
+        .collect();
+    let leader = cluster.wait_for_leader(&others, PATIENCE)?;
+    let committed = cluster
+        .status(leader)
+        .and_then(|s| s.commit_index)
+        .unwrap_or(0);
+    cluster.eventually(
+        &format!("node {node} to apply the leader's log up to index {committed}"),
+        PATIENCE,
+        || {
+            cluster
+                .status(node)
+                .and_then(|s| s.last_applied)
+                .is_some_and(|applied| applied >= committed)
+        },
+    )
 }
 
 /// Removes what a node loses when it powers off: the CVIP and the NAT internal gateway on
