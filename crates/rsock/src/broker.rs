@@ -1,0 +1,697 @@
+//! The local broker: the preload library's only contact. It learns the caller from SO_PEERCRED,
+//! hands out socketpair ends as the application's socket fds, forwards control calls to the
+//! origin (this node or a peer) and pumps each connected socket's bytes on a thread of its own.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::error::RsockError;
+use crate::fdutil::{self, dup, inode, peer_creds, recv_with_fd, send_with_fd, stream_pair};
+use crate::local_wire::*;
+use crate::origin::Origin;
+use crate::peer::{PeerEvent, Peers, dial_data};
+use crate::protocol::{Answer, Creds, Op, Push, SocketId};
+use crate::relay::{self, AppSide, RelayControl};
+use crate::stats::Stats;
+
+/// Where a local process's remote socket stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Idle,
+    Bound,
+    Listening,
+    Connecting,
+    Connected,
+}
+
+struct LocalState {
+    phase: Phase,
+    /// Filler bytes in the agent end keeping the application's end unwritable until connected.
+    filler: usize,
+    /// A connect error not yet read by getsockopt(SO_ERROR).
+    so_error: i32,
+    /// The data connection to a remote origin, until the relay takes it.
+    data: Option<OwnedFd>,
+    relay_net: Option<OwnedFd>,
+}
+
+pub(crate) struct LocalSock {
+    pub id: SocketId,
+    pub origin: u64,
+    pub creds: Creds,
+    agent_end: OwnedFd,
+    state: Mutex<LocalState>,
+    pub ctl: Arc<RelayControl>,
+}
+
+impl LocalSock {
+    pub fn phase(&self) -> Phase {
+        lock(&self.state).phase
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[derive(Default)]
+struct Table {
+    by_inode: HashMap<u64, Arc<LocalSock>>,
+    by_id: HashMap<SocketId, u64>,
+}
+
+pub(crate) struct Broker {
+    node: u64,
+    origin: Arc<Origin>,
+    peers: Arc<Peers>,
+    table: Mutex<Table>,
+    runtime: tokio::runtime::Handle,
+    stats: Arc<Stats>,
+    max_sockets: usize,
+    stopping: AtomicBool,
+    listen_fd: Mutex<Option<OwnedFd>>,
+    pub path: PathBuf,
+}
+
+impl Broker {
+    pub fn new(
+        node: u64,
+        origin: Arc<Origin>,
+        peers: Arc<Peers>,
+        stats: Arc<Stats>,
+        max_sockets: usize,
+        path: PathBuf,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            node,
+            origin,
+            peers,
+            table: Mutex::new(Table::default()),
+            runtime: tokio::runtime::Handle::current(),
+            stats,
+            max_sockets,
+            stopping: AtomicBool::new(false),
+            listen_fd: Mutex::new(None),
+            path,
+        })
+    }
+
+    /// Creates the broker socket (mode 0666: any local user may ask; SO_PEERCRED says who).
+    pub fn listen(self: &Arc<Self>) -> Result<(), RsockError> {
+        let err = |reason: String| RsockError::Broker {
+            path: self.path.clone(),
+            reason,
+        };
+        let fd = bind_seqpacket(&self.path).map_err(err)?;
+        let raw = fd.as_raw_fd();
+        *lock(&self.listen_fd) = Some(fd);
+        let this = Arc::clone(self);
+        std::thread::Builder::new()
+            .name("rsock-broker".into())
+            .spawn(move || this.accept_loop(raw))
+            .map_err(|e| err(e.to_string()))?;
+        Ok(())
+    }
+
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        if let Some(fd) = lock(&self.listen_fd).as_ref() {
+            // SAFETY: wakes the accept loop; the descriptor stays open until dropped below.
+            unsafe { libc::shutdown(fd.as_raw_fd(), libc::SHUT_RDWR) };
+        }
+        let _ = std::fs::remove_file(&self.path);
+        let socks: Vec<_> = lock(&self.table).by_inode.values().cloned().collect();
+        for sock in socks {
+            sock.ctl.abort();
+        }
+    }
+
+    pub fn sockets(&self) -> Vec<Arc<LocalSock>> {
+        lock(&self.table).by_inode.values().cloned().collect()
+    }
+
+    fn accept_loop(self: Arc<Self>, listen_fd: RawFd) {
+        while !self.stopping.load(Ordering::SeqCst) {
+            // SAFETY: accept4 on our listening socket with null address pointers.
+            let raw = unsafe {
+                libc::accept4(
+                    listen_fd,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    libc::SOCK_CLOEXEC,
+                )
+            };
+            if raw < 0 {
+                match fdutil::errno() {
+                    libc::EINTR | libc::ECONNABORTED => continue,
+                    libc::EMFILE | libc::ENFILE => {
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        continue;
+                    }
+                    _ => break,
+                }
+            }
+            // SAFETY: accept4 returned a new descriptor we own.
+            let conn = unsafe { OwnedFd::from_raw_fd(raw) };
+            let this = Arc::clone(&self);
+            let _ = std::thread::Builder::new()
+                .name("rsock-call".into())
+                .spawn(move || this.serve_call(conn));
+        }
+        *lock(&self.listen_fd) = None;
+    }
+
+    fn serve_call(self: Arc<Self>, conn: OwnedFd) {
+        let Ok(cred) = peer_creds(conn.as_raw_fd()) else {
+            return;
+        };
+        let creds = caller_creds(cred);
+        let mut buf = vec![0u8; 64 + MAX_BLOB];
+        let Ok((n, fd)) = recv_with_fd(conn.as_raw_fd(), &mut buf) else {
+            return;
+        };
+        let (reply, out) = match LocalRequest::decode(&buf[..n]) {
+            Ok(req) => self.dispatch(req, fd, creds),
+            Err(Malformed) => (LocalReply::err(libc::EINVAL), None),
+        };
+        let _ = send_with_fd(
+            conn.as_raw_fd(),
+            &reply.encode(),
+            out.as_ref().map(|f| f.as_raw_fd()),
+            0,
+        );
+    }
+
+    fn call(&self, origin: u64, op: Op) -> Result<Answer, i32> {
+        if origin == self.node {
+            self.runtime.block_on(self.origin.handle(op, self.node))
+        } else {
+            self.runtime.block_on(self.peers.call(origin, op))
+        }
+    }
+
+    fn dispatch(
+        self: &Arc<Self>,
+        req: LocalRequest,
+        fd: Option<OwnedFd>,
+        creds: Creds,
+    ) -> (LocalReply, Option<OwnedFd>) {
+        if req.op == OP_SOCKET {
+            let [domain, kind, protocol, origin] = req.args;
+            return match self.create(domain, kind, protocol, origin as u64, creds) {
+                Ok(app) => (LocalReply::ok(0), Some(app)),
+                Err(e) => (LocalReply::err(e), None),
+            };
+        }
+        let sock = fd
+            .as_ref()
+            .and_then(|fd| inode(fd.as_raw_fd()).ok())
+            .and_then(|ino| lock(&self.table).by_inode.get(&ino).cloned());
+        let Some(sock) = sock else {
+            return (LocalReply::err(ERRNO_NOT_REMOTE), None);
+        };
+        let reply = match self.control(&sock, &req, creds) {
+            Ok(reply) => reply,
+            Err(e) => LocalReply::err(e),
+        };
+        (reply, None)
+    }
+
+    fn control(
+        self: &Arc<Self>,
+        sock: &Arc<LocalSock>,
+        req: &LocalRequest,
+        creds: Creds,
+    ) -> Result<LocalReply, i32> {
+        let id = sock.id;
+        match req.op {
+            OP_PROBE => Ok(LocalReply::ok(if sock.phase() == Phase::Listening {
+                2
+            } else {
+                1
+            })),
+            OP_BIND => {
+                let addr = parse_sockaddr(&req.blob)?;
+                self.call(sock.origin, Op::Bind { id, addr, creds })?;
+                let mut st = lock(&sock.state);
+                if st.phase == Phase::Idle {
+                    st.phase = Phase::Bound;
+                }
+                Ok(LocalReply::ok(0))
+            }
+            OP_LISTEN => {
+                self.call(
+                    sock.origin,
+                    Op::Listen {
+                        id,
+                        backlog: req.args[0],
+                    },
+                )?;
+                lock(&sock.state).phase = Phase::Listening;
+                Ok(LocalReply::ok(0))
+            }
+            OP_CONNECT => self.connect(sock, req),
+            OP_GETSOCKNAME | OP_GETPEERNAME => {
+                match self.call(
+                    sock.origin,
+                    Op::GetName {
+                        id,
+                        peer: req.op == OP_GETPEERNAME,
+                    },
+                )? {
+                    Answer::Address(addr) => Ok(LocalReply {
+                        errno: 0,
+                        value: 0,
+                        blob: sockaddr_bytes(&addr),
+                    }),
+                    _ => Err(libc::EIO),
+                }
+            }
+            OP_GETSOCKOPT => {
+                let [level, name, len, _] = req.args;
+                if level == libc::SOL_SOCKET && name == libc::SO_ERROR {
+                    let mut st = lock(&sock.state);
+                    if st.so_error != 0 || st.phase == Phase::Connecting {
+                        let e = std::mem::take(&mut st.so_error);
+                        return Ok(LocalReply {
+                            errno: 0,
+                            value: 0,
+                            blob: e.to_ne_bytes().to_vec(),
+                        });
+                    }
+                }
+                let len = (len.max(0) as u32).min(crate::protocol::MAX_OPTION_LEN as u32);
+                match self.call(
+                    sock.origin,
+                    Op::GetSockOpt {
+                        id,
+                        level,
+                        name,
+                        len,
+                    },
+                )? {
+                    Answer::Value(blob) => Ok(LocalReply {
+                        errno: 0,
+                        value: 0,
+                        blob,
+                    }),
+                    _ => Err(libc::EIO),
+                }
+            }
+            OP_SETSOCKOPT => {
+                let [level, name, _, _] = req.args;
+                self.call(
+                    sock.origin,
+                    Op::SetSockOpt {
+                        id,
+                        level,
+                        name,
+                        value: req.blob.clone(),
+                        creds,
+                    },
+                )?;
+                Ok(LocalReply::ok(0))
+            }
+            OP_SHUTDOWN => {
+                if sock.phase() != Phase::Connected {
+                    return Err(libc::ENOTCONN);
+                }
+                self.call(
+                    sock.origin,
+                    Op::Shutdown {
+                        id,
+                        how: req.args[0],
+                    },
+                )?;
+                Ok(LocalReply::ok(0))
+            }
+            _ => Err(libc::EINVAL),
+        }
+    }
+
+    fn connect(
+        self: &Arc<Self>,
+        sock: &Arc<LocalSock>,
+        req: &LocalRequest,
+    ) -> Result<LocalReply, i32> {
+        let addr: SocketAddr = parse_sockaddr(&req.blob)?;
+        {
+            let mut st = lock(&sock.state);
+            match st.phase {
+                Phase::Connecting => return Err(libc::EALREADY),
+                Phase::Connected | Phase::Listening => return Err(libc::EISCONN),
+                Phase::Idle | Phase::Bound => st.phase = Phase::Connecting,
+            }
+        }
+        let op = Op::Connect { id: sock.id, addr };
+        if req.args[0] != 0 {
+            let this = Arc::clone(self);
+            let sock = Arc::clone(sock);
+            let origin = sock.origin;
+            self.runtime.spawn(async move {
+                let result = if origin == this.node {
+                    this.origin.handle(op, this.node).await
+                } else {
+                    this.peers.call(origin, op).await
+                };
+                let _ =
+                    tokio::task::spawn_blocking(move || this.finish_connect(&sock, result)).await;
+            });
+            return Err(libc::EINPROGRESS);
+        }
+        let result = self.call(sock.origin, op);
+        self.finish_connect(sock, result.clone());
+        result.map(|_| LocalReply::ok(0))
+    }
+
+    fn finish_connect(&self, sock: &LocalSock, result: Result<Answer, i32>) {
+        let mut st = lock(&sock.state);
+        let net = match result {
+            Ok(_) if sock.origin == self.node => self.origin.real_fd(sock.id, self.node),
+            Ok(_) => st.data.take().ok_or(libc::EPIPE),
+            Err(e) => Err(e),
+        };
+        if st.filler > 0 {
+            // The application's end becomes writable: POLLOUT, then SO_ERROR tells the outcome.
+            if fdutil::drain(sock.agent_end.as_raw_fd(), st.filler).is_ok() {
+                st.filler = 0;
+            }
+        }
+        match net {
+            Ok(net) => {
+                st.phase = Phase::Connected;
+                st.relay_net = Some(net);
+                sock.ctl.nudge();
+            }
+            Err(e) => {
+                st.phase = Phase::Idle;
+                st.so_error = e;
+            }
+        }
+    }
+
+    fn create(
+        self: &Arc<Self>,
+        domain: i32,
+        kind: i32,
+        protocol: i32,
+        origin: u64,
+        creds: Creds,
+    ) -> Result<OwnedFd, i32> {
+        if origin != self.node && !self.peers.knows(origin) {
+            return Err(libc::EHOSTUNREACH);
+        }
+        if lock(&self.table).by_inode.len() >= self.max_sockets {
+            return Err(libc::ENFILE);
+        }
+        let Answer::Created { id, token } = self.call(
+            origin,
+            Op::Create {
+                domain,
+                kind,
+                protocol,
+                creds,
+            },
+        )?
+        else {
+            return Err(libc::EIO);
+        };
+        let data = if origin == self.node {
+            None
+        } else {
+            match self
+                .peers
+                .addr(origin)
+                .ok_or(libc::EHOSTUNREACH)
+                .and_then(|addr| dial_data(addr, token))
+            {
+                Ok(data) => Some(data),
+                Err(e) => {
+                    let _ = self.call(origin, Op::Close { id });
+                    return Err(e);
+                }
+            }
+        };
+        let (app, agent) = stream_pair()?;
+        let filler = fdutil::fill_send_buffer(app.as_raw_fd())?;
+        Stats::bump(&self.stats.sockets_created);
+        let state = LocalState {
+            phase: Phase::Idle,
+            filler,
+            so_error: 0,
+            data,
+            relay_net: None,
+        };
+        self.register(id, origin, creds, &app, agent, state)?;
+        Ok(app)
+    }
+
+    fn register(
+        self: &Arc<Self>,
+        id: SocketId,
+        origin: u64,
+        creds: Creds,
+        app: &OwnedFd,
+        agent: OwnedFd,
+        state: LocalState,
+    ) -> Result<(), i32> {
+        let ino = inode(app.as_raw_fd())?;
+        let sock = Arc::new(LocalSock {
+            id,
+            origin,
+            creds,
+            agent_end: agent,
+            state: Mutex::new(state),
+            ctl: RelayControl::new()?,
+        });
+        {
+            let mut table = lock(&self.table);
+            table.by_inode.insert(ino, Arc::clone(&sock));
+            table.by_id.insert(id, ino);
+        }
+        let this = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name(format!("rsock-{}", id.seq))
+            .spawn(move || {
+                this.socket_thread(&sock);
+                this.finish(ino, &sock);
+            });
+        spawned.map(|_| ()).map_err(|_| libc::EAGAIN)
+    }
+
+    /// Waits for the application to hang up or the socket to get connected, then relays.
+    fn socket_thread(&self, sock: &LocalSock) {
+        loop {
+            if sock.ctl.is_aborted() {
+                return;
+            }
+            if let Some(net) = lock(&sock.state).relay_net.take() {
+                let Ok(app) = dup(sock.agent_end.as_raw_fd()) else {
+                    return;
+                };
+                let end = relay::run(app, net, AppSide::UnixEnd, &sock.ctl);
+                tracing::debug!(id = %sock.id, ?end, "relay ended");
+                return;
+            }
+            let mut fds = [
+                libc::pollfd {
+                    fd: sock.agent_end.as_raw_fd(),
+                    events: 0,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: sock.ctl.wake_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: two valid pollfds.
+            unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+            if fds[0].revents & (libc::POLLHUP | libc::POLLERR) != 0
+                && lock(&sock.state).relay_net.is_none()
+            {
+                return;
+            }
+            if fds[1].revents & libc::POLLIN != 0 {
+                let mut value = 0u64;
+                // SAFETY: reads the eventfd counter into a live u64.
+                unsafe { libc::read(sock.ctl.wake_fd(), (&mut value as *mut u64).cast(), 8) };
+            }
+        }
+    }
+
+    fn finish(self: &Arc<Self>, ino: u64, sock: &LocalSock) {
+        {
+            let mut table = lock(&self.table);
+            table.by_inode.remove(&ino);
+            table.by_id.remove(&sock.id);
+        }
+        self.stats
+            .bytes_in_closed
+            .fetch_add(sock.ctl.bytes_in.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.stats.bytes_out_closed.fetch_add(
+            sock.ctl.bytes_out.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        if sock.ctl.is_aborted() && sock.origin != self.node {
+            return;
+        }
+        let op = Op::Close { id: sock.id };
+        let (this, origin) = (Arc::clone(self), sock.origin);
+        self.runtime.spawn(async move {
+            let _ = if origin == this.node {
+                this.origin.handle(op, this.node).await
+            } else {
+                this.peers.call(origin, op).await
+            };
+        });
+    }
+
+    /// Handles pushes and lost origins until the channel closes.
+    pub async fn events(
+        self: Arc<Self>,
+        mut events: tokio::sync::mpsc::UnboundedReceiver<PeerEvent>,
+    ) {
+        while let Some(event) = events.recv().await {
+            match event {
+                PeerEvent::Push(origin, push) => {
+                    let this = Arc::clone(&self);
+                    tokio::task::spawn_blocking(move || this.pushed(origin, push));
+                }
+                PeerEvent::OriginLost(origin) => {
+                    let socks: Vec<_> = lock(&self.table)
+                        .by_inode
+                        .values()
+                        .filter(|s| s.origin == origin)
+                        .cloned()
+                        .collect();
+                    for sock in socks {
+                        sock.ctl.abort();
+                    }
+                }
+            }
+        }
+    }
+
+    fn pushed(self: &Arc<Self>, origin: u64, push: Push) {
+        let Push::Accepted {
+            listener,
+            id,
+            token,
+            local,
+            peer,
+        } = push;
+        let listening = lock(&self.table)
+            .by_id
+            .get(&listener)
+            .and_then(|ino| lock(&self.table).by_inode.get(ino).cloned());
+        let result = listening.ok_or(libc::EBADF).and_then(|listening| {
+            let net = if origin == self.node {
+                self.origin.real_fd(id, self.node)?
+            } else {
+                dial_data(self.peers.addr(origin).ok_or(libc::EHOSTUNREACH)?, token)?
+            };
+            let (app, agent) = stream_pair()?;
+            let state = LocalState {
+                phase: Phase::Connected,
+                filler: 0,
+                so_error: 0,
+                data: None,
+                relay_net: Some(net),
+            };
+            self.register(id, origin, listening.creds, &app, agent, state)?;
+            Stats::bump(&self.stats.sockets_created);
+            let record = AcceptRecord { local, peer }.encode();
+            send_with_fd(
+                listening.agent_end.as_raw_fd(),
+                &record,
+                Some(app.as_raw_fd()),
+                libc::MSG_DONTWAIT,
+            )
+        });
+        if let Err(e) = result {
+            tracing::debug!(%id, errno = e, "accepted connection dropped (listener gone or backlog full)");
+            let this = Arc::clone(self);
+            self.runtime.spawn(async move {
+                let op = Op::Close { id };
+                let _ = if origin == this.node {
+                    this.origin.handle(op, this.node).await
+                } else {
+                    this.peers.call(origin, op).await
+                };
+            });
+        }
+    }
+}
+
+fn bind_seqpacket(path: &Path) -> Result<OwnedFd, String> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    // SAFETY: sockaddr_un is plain data.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if bytes.len() >= addr.sun_path.len() {
+        return Err("path too long for a unix socket".into());
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (dst, src) in addr.sun_path.iter_mut().zip(bytes) {
+        *dst = *src as libc::c_char;
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("remove the stale socket: {e}")),
+    }
+    // SAFETY: socket returns a new descriptor we own.
+    let raw = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error().to_string());
+    }
+    // SAFETY: just created.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: `addr` is a complete sockaddr_un.
+    let bound = unsafe {
+        libc::bind(
+            raw,
+            (&addr as *const libc::sockaddr_un).cast(),
+            std::mem::size_of::<libc::sockaddr_un>() as u32,
+        )
+    };
+    if bound < 0 {
+        return Err(format!("bind: {}", std::io::Error::last_os_error()));
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+        .map_err(|e| format!("chmod 0666: {e}"))?;
+    // SAFETY: listen on our socket.
+    if unsafe { libc::listen(raw, 512) } < 0 {
+        return Err(format!("listen: {}", std::io::Error::last_os_error()));
+    }
+    Ok(fd)
+}
+
+/// The caller's credentials, with the two capabilities the origin's rules look at.
+fn caller_creds(cred: libc::ucred) -> Creds {
+    let cap_eff = std::fs::read_to_string(format!("/proc/{}/status", cred.pid))
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|l| {
+                l.strip_prefix("CapEff:")
+                    .map(|v| u64::from_str_radix(v.trim(), 16).unwrap_or(0))
+            })
+        })
+        .unwrap_or(0);
+    Creds {
+        pid: cred.pid,
+        uid: cred.uid,
+        gid: cred.gid,
+        net_bind_service: cap_eff & (1 << 10) != 0,
+        net_admin: cap_eff & (1 << 12) != 0,
+    }
+}

@@ -1,0 +1,407 @@
+//! Connections between agents: one mutually authenticated control connection per origin (dialed
+//! by the node whose processes use that origin, carrying requests, replies, pushes and pings), and
+//! plain TCP data connections, one per socket, bound by a token sent in their first line.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use ssinet_raft::tls::{NodeIdentity, certificate_names_node, server_name};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+
+use crate::origin::Origin;
+use crate::protocol::{Answer, Frame, Op, PROTOCOL_VERSION, Push};
+use crate::stats::Stats;
+
+/// How often a control connection is pinged, and how long silence means the other agent is gone.
+pub const PING_INTERVAL: Duration = Duration::from_millis(500);
+pub const PEER_TIMEOUT: Duration = Duration::from_millis(2000);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
+const DATA_PREFIX: &str = "RSOCK-DATA ";
+
+/// Events the broker must act on.
+pub(crate) enum PeerEvent {
+    Push(u64, Push),
+    /// The origin agent on this node is gone (disconnected, silent, or restarted).
+    OriginLost(u64),
+}
+
+struct PeerConn {
+    writer: mpsc::UnboundedSender<Frame>,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Result<Answer, i32>>>>,
+    next_req: AtomicU64,
+}
+
+pub(crate) struct Peers {
+    node: u64,
+    epoch: u64,
+    addrs: BTreeMap<u64, SocketAddr>,
+    identity: NodeIdentity,
+    conns: tokio::sync::Mutex<HashMap<u64, Arc<PeerConn>>>,
+    events: mpsc::UnboundedSender<PeerEvent>,
+    max_frame: usize,
+    stats: Arc<Stats>,
+}
+
+fn codec(max_frame: usize) -> LengthDelimitedCodec {
+    LengthDelimitedCodec::builder()
+        .max_frame_length(max_frame)
+        .new_codec()
+}
+
+impl Peers {
+    pub fn new(
+        node: u64,
+        epoch: u64,
+        addrs: BTreeMap<u64, SocketAddr>,
+        identity: NodeIdentity,
+        events: mpsc::UnboundedSender<PeerEvent>,
+        max_frame: usize,
+        stats: Arc<Stats>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            node,
+            epoch,
+            addrs,
+            identity,
+            conns: Default::default(),
+            events,
+            max_frame,
+            stats,
+        })
+    }
+
+    pub fn knows(&self, node: u64) -> bool {
+        self.addrs.contains_key(&node)
+    }
+
+    pub fn addr(&self, node: u64) -> Option<SocketAddr> {
+        self.addrs.get(&node).copied()
+    }
+
+    /// Sends `op` to `node`'s origin and waits for its answer.
+    pub async fn call(self: &Arc<Self>, node: u64, op: Op) -> Result<Answer, i32> {
+        let conn = self.conn(node).await?;
+        let req = conn.next_req.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        conn.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(req, tx);
+        if conn.writer.send(Frame::Request { req, op }).is_err() {
+            return Err(libc::ECONNRESET);
+        }
+        rx.await.unwrap_or(Err(libc::ECONNRESET))
+    }
+
+    async fn conn(self: &Arc<Self>, node: u64) -> Result<Arc<PeerConn>, i32> {
+        let mut conns = self.conns.lock().await;
+        if let Some(conn) = conns.get(&node)
+            && !conn.writer.is_closed()
+        {
+            return Ok(Arc::clone(conn));
+        }
+        let conn = self.dial(node).await.map_err(|e| {
+            tracing::warn!(node, "cannot reach the rsock origin agent: {e}");
+            libc::EHOSTUNREACH
+        })?;
+        conns.insert(node, Arc::clone(&conn));
+        Ok(conn)
+    }
+
+    async fn dial(self: &Arc<Self>, node: u64) -> anyhow::Result<Arc<PeerConn>> {
+        let addr = self
+            .addrs
+            .get(&node)
+            .copied()
+            .ok_or_else(|| anyhow::anyhow!("node {node} is not a cluster peer"))?;
+        let tcp = tokio::time::timeout(HANDSHAKE_TIMEOUT, TcpStream::connect(addr)).await??;
+        tcp.set_nodelay(true)?;
+        let connector = tokio_rustls::TlsConnector::from(self.identity.client_config());
+        let tls =
+            tokio::time::timeout(HANDSHAKE_TIMEOUT, connector.connect(server_name(node), tcp))
+                .await??;
+        let mut framed = Framed::new(tls, codec(self.max_frame));
+        framed
+            .send(Bytes::from(
+                Frame::Hello {
+                    node: self.node,
+                    epoch: self.epoch,
+                    version: PROTOCOL_VERSION,
+                }
+                .encode(),
+            ))
+            .await?;
+        let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, framed.next())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("closed during HELLO"))??;
+        match Frame::decode(&hello, self.max_frame)? {
+            Frame::Hello {
+                node: n,
+                version,
+                epoch,
+            } if n == node && version == PROTOCOL_VERSION => {
+                tracing::info!(
+                    node,
+                    epoch = format!("{epoch:x}"),
+                    "rsock control connection up"
+                );
+            }
+            other => anyhow::bail!("unexpected HELLO from node {node}: {other:?}"),
+        }
+        let (writer, rx) = mpsc::unbounded_channel();
+        let conn = Arc::new(PeerConn {
+            writer,
+            pending: Mutex::new(HashMap::new()),
+            next_req: AtomicU64::new(1),
+        });
+        let this = Arc::clone(self);
+        let conn2 = Arc::clone(&conn);
+        tokio::spawn(async move {
+            this.run_client(node, framed, rx, &conn2).await;
+            let pending: Vec<_> = conn2
+                .pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .drain()
+                .collect();
+            for (_, tx) in pending {
+                let _ = tx.send(Err(libc::ECONNRESET));
+            }
+            let mut conns = this.conns.lock().await;
+            if conns.get(&node).is_some_and(|c| Arc::ptr_eq(c, &conn2)) {
+                conns.remove(&node);
+            }
+            drop(conns);
+            Stats::bump(&this.stats.origins_lost);
+            tracing::warn!(
+                node,
+                "rsock origin agent lost; its sockets report EOF/EPIPE"
+            );
+            let _ = this.events.send(PeerEvent::OriginLost(node));
+        });
+        Ok(conn)
+    }
+
+    async fn run_client<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        node: u64,
+        framed: Framed<S, LengthDelimitedCodec>,
+        mut rx: mpsc::UnboundedReceiver<Frame>,
+        conn: &PeerConn,
+    ) {
+        let (mut sink, mut stream) = framed.split();
+        let mut ping = tokio::time::interval(PING_INTERVAL);
+        let mut last_heard = Instant::now();
+        let mut seq = 0u64;
+        loop {
+            tokio::select! {
+                out = rx.recv() => match out {
+                    Some(frame) => if sink.send(Bytes::from(frame.encode())).await.is_err() { break },
+                    None => break,
+                },
+                incoming = stream.next() => {
+                    let Some(Ok(bytes)) = incoming else { break };
+                    last_heard = Instant::now();
+                    match Frame::decode(&bytes, self.max_frame) {
+                        Ok(Frame::Reply { req, result }) => {
+                            let waiter = conn.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&req);
+                            if let Some(waiter) = waiter {
+                                let _ = waiter.send(result);
+                            }
+                        }
+                        Ok(Frame::Push(push)) => { let _ = self.events.send(PeerEvent::Push(node, push)); }
+                        Ok(Frame::Ping { seq }) => { let _ = sink.send(Bytes::from(Frame::Pong { seq }.encode())).await; }
+                        Ok(_) => {}
+                        Err(e) => {
+                            Stats::bump(&self.stats.bad_frames);
+                            tracing::warn!(node, "bad frame from origin: {e}");
+                            break;
+                        }
+                    }
+                }
+                _ = ping.tick() => {
+                    if last_heard.elapsed() > PEER_TIMEOUT {
+                        tracing::warn!(node, "origin agent silent for {:?}", last_heard.elapsed());
+                        break;
+                    }
+                    seq += 1;
+                    if sink.send(Bytes::from(Frame::Ping { seq }.encode())).await.is_err() { break }
+                }
+            }
+        }
+        let _ = sink.close().await;
+    }
+
+    /// Accepts control and data connections from peers until the task is aborted.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, origin: Arc<Origin>) {
+        loop {
+            let Ok((tcp, from)) = listener.accept().await else {
+                continue;
+            };
+            let this = Arc::clone(&self);
+            let origin = Arc::clone(&origin);
+            tokio::spawn(async move {
+                if let Err(e) = this.serve_one(tcp, from, origin).await {
+                    Stats::bump(&this.stats.refused_connections);
+                    tracing::warn!(%from, "rsock connection refused or failed: {e}");
+                }
+            });
+        }
+    }
+
+    fn peer_by_ip(&self, from: SocketAddr) -> Option<u64> {
+        self.addrs
+            .iter()
+            .find(|(_, a)| a.ip() == from.ip())
+            .map(|(n, _)| *n)
+    }
+
+    async fn serve_one(
+        &self,
+        tcp: TcpStream,
+        from: SocketAddr,
+        origin: Arc<Origin>,
+    ) -> anyhow::Result<()> {
+        let claimed = self.peer_by_ip(from).ok_or_else(|| {
+            anyhow::anyhow!("{from} is not a cluster peer's interconnect address")
+        })?;
+        tcp.set_nodelay(true)?;
+        let mut first = [0u8; 1];
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.peek(&mut first)).await??;
+        if first[0] != 0x16 {
+            return self.serve_data(tcp, &origin).await;
+        }
+        let acceptor = tokio_rustls::TlsAcceptor::from(self.identity.server_config());
+        let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await??;
+        let cert = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no client certificate"))?;
+        let mut framed = Framed::new(tls, codec(self.max_frame));
+        let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, framed.next())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("closed before HELLO"))??;
+        let node = match Frame::decode(&hello, self.max_frame)? {
+            Frame::Hello { node, version, .. } if version == PROTOCOL_VERSION => node,
+            Frame::Hello { version, .. } => {
+                anyhow::bail!("protocol version {version}, this agent speaks {PROTOCOL_VERSION}")
+            }
+            other => anyhow::bail!("expected HELLO, got {other:?}"),
+        };
+        if node != claimed {
+            anyhow::bail!("HELLO says node {node} but {from} is node {claimed}'s address");
+        }
+        certificate_names_node(&cert, node)
+            .map_err(|e| anyhow::anyhow!("certificate does not name node {node}: {e}"))?;
+        framed
+            .send(Bytes::from(
+                Frame::Hello {
+                    node: self.node,
+                    epoch: self.epoch,
+                    version: PROTOCOL_VERSION,
+                }
+                .encode(),
+            ))
+            .await?;
+        tracing::info!(node, "rsock peer connected");
+
+        let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Push>();
+        let (reply_tx, mut reply_rx) = mpsc::unbounded_channel::<Frame>();
+        origin.set_sink(node, push_tx.clone());
+        let (mut sink, mut stream) = framed.split();
+        let mut check = tokio::time::interval(PING_INTERVAL);
+        let mut last_heard = Instant::now();
+        loop {
+            tokio::select! {
+                push = push_rx.recv() => match push {
+                    Some(push) => if sink.send(Bytes::from(Frame::Push(push).encode())).await.is_err() { break },
+                    None => break,
+                },
+                reply = reply_rx.recv() => if let Some(frame) = reply
+                    && sink.send(Bytes::from(frame.encode())).await.is_err()
+                {
+                    break
+                },
+                incoming = stream.next() => {
+                    let Some(Ok(bytes)) = incoming else { break };
+                    last_heard = Instant::now();
+                    match Frame::decode(&bytes, self.max_frame) {
+                        Ok(Frame::Request { req, op }) => {
+                            let origin = Arc::clone(&origin);
+                            let reply_tx = reply_tx.clone();
+                            tokio::spawn(async move {
+                                let result = origin.handle(op, node).await;
+                                let _ = reply_tx.send(Frame::Reply { req, result });
+                            });
+                        }
+                        Ok(Frame::Ping { seq }) => { if sink.send(Bytes::from(Frame::Pong { seq }.encode())).await.is_err() { break } }
+                        Ok(_) => {}
+                        Err(e) => {
+                            Stats::bump(&self.stats.bad_frames);
+                            tracing::warn!(node, "bad frame from peer: {e}");
+                            break;
+                        }
+                    }
+                }
+                _ = check.tick() => if last_heard.elapsed() > PEER_TIMEOUT {
+                    tracing::warn!(node, "peer agent silent for {:?}", last_heard.elapsed());
+                    break;
+                }
+            }
+        }
+        let _ = sink.close().await;
+        if origin.detach_sink(node, &push_tx) {
+            origin.peer_gone(node);
+        }
+        Ok(())
+    }
+
+    async fn serve_data(&self, mut tcp: TcpStream, origin: &Arc<Origin>) -> anyhow::Result<()> {
+        let mut line = Vec::with_capacity(64);
+        let read_line = async {
+            let mut byte = [0u8; 1];
+            while line.len() < 64 {
+                tcp.read_exact(&mut byte).await?;
+                if byte[0] == b'\n' {
+                    return Ok::<_, std::io::Error>(());
+                }
+                line.push(byte[0]);
+            }
+            Err(std::io::Error::other("first line too long"))
+        };
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, read_line).await??;
+        let text = std::str::from_utf8(&line)?;
+        let token = text
+            .strip_prefix(DATA_PREFIX)
+            .and_then(|hex| u128::from_str_radix(hex, 16).ok())
+            .ok_or_else(|| anyhow::anyhow!("data connection without a token line"))?;
+        let std = tcp.into_std()?;
+        if !origin.attach_data(token, OwnedFd::from(std)) {
+            anyhow::bail!("data connection with an unknown token");
+        }
+        Ok(())
+    }
+}
+
+/// Opens the data connection of socket `token` to the origin at `addr` (blocking).
+pub(crate) fn dial_data(addr: SocketAddr, token: u128) -> Result<OwnedFd, i32> {
+    let errno = |e: std::io::Error| e.raw_os_error().unwrap_or(libc::EHOSTUNREACH);
+    let mut tcp = std::net::TcpStream::connect_timeout(&addr, HANDSHAKE_TIMEOUT).map_err(errno)?;
+    tcp.set_nodelay(true).map_err(errno)?;
+    tcp.write_all(format!("{DATA_PREFIX}{token:032x}\n").as_bytes())
+        .map_err(errno)?;
+    Ok(OwnedFd::from(tcp))
+}
