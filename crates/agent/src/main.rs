@@ -9,6 +9,7 @@ mod detect;
 mod director;
 mod membership;
 mod metrics;
+mod notify;
 mod peers;
 mod register;
 mod seed;
@@ -151,6 +152,7 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
         tokio::spawn(seed::seed_state(agent.clone(), files)),
         tokio::spawn(membership::follow(agent.clone(), args.raft_port, peer_port)),
         tokio::spawn(register::run(agent.clone())),
+        tokio::spawn(notify::ready_when_joined(agent.clone())),
     ];
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -168,6 +170,7 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
     let server = tokio::spawn(serving);
     let signal_name = wait_for_signal().await?;
     tracing::info!(node = me, signal = signal_name, "shutting down");
+    notify::stopping();
     agent.shutting_down.store(true, Ordering::Relaxed);
     // The director lets go of its CVIPs first, so a successor can take them at once.
     let _ = stop_data_plane.send(true);
