@@ -117,7 +117,7 @@ fn print_report(report: &DemoReport, requests: usize) {
     );
     match report.gap {
         Some(gap) => println!(
-            "  the client saw no answer for {:.0} ms ({} probes failed, one every 10 ms)",
+            "  the client saw no answer for {:.0} ms ({} attempts failed; one every 10 ms, 50 ms to connect)",
             gap.as_secs_f64() * 1000.0,
             report.failed_during_failover
         ),

@@ -100,7 +100,10 @@ pub fn run(
         || destinations(&cluster, first) >= everyone.len(),
     )?;
     let target = SocketAddr::from((cluster.lab.cvip(), PORT));
+    // One attempt every 10 ms; a connect unanswered within 50 ms counts as failed, so the
+    // outage is measured to about 50 ms (as in tests/e2e/benches/failover.rs).
     let config = ProbeConfig {
+        connect_timeout: Duration::from_millis(50),
         io_timeout: Duration::from_secs(2),
         ..ProbeConfig::default()
     };
@@ -115,8 +118,9 @@ pub fn run(
     wait(&cluster, "the probe to reach the CVIP", interrupted, || {
         prober.snapshot().successes() >= 5
     })?;
-    let killed_at = prober.now();
+    // The death is the moment the links are cut: no request begun later can reach it.
     cluster.lab.partition(first)?;
+    let killed_at = prober.now();
     cluster.kill(first)?;
     responders.remove(&first);
     let survivors: Vec<u8> = cluster.running();

@@ -64,20 +64,29 @@ pub struct ProbeLog {
 }
 
 impl ProbeLog {
-    /// The outage a client saw around `event`: from the start of the last successful attempt
-    /// at or before `event` to the start of the first successful attempt after it. `None`
-    /// when there is no success on one side (the probe did not cover the event).
+    /// The outage a client saw around `event`: the longest time between the starts of two
+    /// successive successful attempts, from the last success at or before `event` to the end of
+    /// the record. Not just the first interval: a request that slipped through right after the
+    /// event (one already under way in the kernel) must not hide the outage that follows.
+    /// `None` when there is no success on one side (the probe did not cover the event).
     pub fn gap_around(&self, event: Duration) -> Option<Duration> {
         let before = self
             .attempts
             .iter()
             .rev()
             .find(|attempt| attempt.at <= event && attempt.is_ok())?;
-        let after = self
+        let mut previous = before.at;
+        let mut longest = None;
+        for attempt in self
             .attempts
             .iter()
-            .find(|attempt| attempt.at > event && attempt.is_ok())?;
-        Some(after.at - before.at)
+            .filter(|attempt| attempt.at > before.at && attempt.is_ok())
+        {
+            let gap = attempt.at - previous;
+            longest = Some(longest.map_or(gap, |l: Duration| l.max(gap)));
+            previous = attempt.at;
+        }
+        longest
     }
 
     /// Successful attempts per serving node.
@@ -519,6 +528,23 @@ mod tests {
             at: ms(at),
             outcome: node.map(str::to_owned).ok_or_else(|| "refused".to_owned()),
         }
+    }
+
+    #[test]
+    fn a_request_that_slips_through_after_the_event_does_not_hide_the_outage() {
+        let log = ProbeLog {
+            attempts: vec![
+                attempt(0, Some("n1")),
+                attempt(10, Some("n1")),
+                attempt(20, Some("n1")),
+                attempt(30, None),
+                attempt(80, None),
+                attempt(1230, Some("n2")),
+                attempt(1240, Some("n2")),
+            ],
+        };
+        // The director died at 15 ms; the attempt begun at 20 was already on its way.
+        assert_eq!(log.gap_around(ms(15)), Some(ms(1210)));
     }
 
     #[test]
