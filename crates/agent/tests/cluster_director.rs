@@ -303,3 +303,22 @@ fn a_node_that_listens_on_a_weighted_port_registers_itself_and_leaves_when_it_st
     );
     other.stop();
 }
+
+/// Drift: the CVIP deleted behind the agents' backs (`ip addr del`), on the director's eth1 and
+/// on a real server's lo, comes back by itself (the data plane re-reads the kernel every 500 ms).
+#[test]
+fn a_cvip_deleted_behind_the_agents_back_comes_back() {
+    let cluster = cluster();
+    let director = settled(&cluster, &[1, 2, 3]);
+    let other = [1, 2, 3].into_iter().find(|n| *n != director).unwrap();
+    let cvip = format!("{}/32", cluster.lab.cvip());
+    for (node, device) in [(director, "eth1"), (other, "lo")] {
+        cluster
+            .lab
+            .node(node)
+            .netns()
+            .ip(&["addr", "del", &cvip, "dev", device])
+            .unwrap();
+    }
+    assert_eq!(settled(&cluster, &[1, 2, 3]), director, "the same director");
+}
