@@ -4,18 +4,16 @@
 //! with the namespaces (it kills what runs inside them); `ssinet-lab exec N -- cvipctl ...`
 //! reaches node N's agent through [`ADMIN_SOCKET_ENV`].
 
-use std::fs::File;
 use std::net::IpAddr;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use ssinet_api::admin::StatusReport;
 use ssinet_raft::pki::{self, PkiNode};
 
 use super::error::{ClusterError, Result, io_error};
-use super::{Binaries, LOG_FILTER, admin};
+use super::{Binaries, LOG_FILTER, admin, agent_args, log_to};
 use crate::netns::Lab;
 
 /// The variable `cvipctl` reads its admin socket from (`--socket` wins).
@@ -59,15 +57,6 @@ pub fn start(lab: &Lab, binaries: &Binaries) -> Result<()> {
         let n = node.number();
         let home = node_dir(dir, n);
         std::fs::create_dir_all(&home).map_err(io_error("create", &home))?;
-        let log_file = log_path(dir, n);
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(&log_file)
-            .map_err(io_error("open the agent log", &log_file))?;
-        let stderr = log
-            .try_clone()
-            .map_err(io_error("duplicate the handle of", &log_file))?;
         let tls = layout
             .node_dirs
             .iter()
@@ -75,23 +64,15 @@ pub fn start(lab: &Lab, binaries: &Binaries) -> Result<()> {
             .map(|(_, path)| path.clone())
             .unwrap_or_default();
         let mut command = node.netns().command(&binaries.ssinetd);
-        command
-            .arg("--clustertab")
-            .arg(dir.join("clustertab"))
-            .arg("--cvip-conf")
-            .arg(dir.join("cvip.conf"))
-            .arg("--lvs-routing")
-            .arg(dir.join("lvs_routing"))
-            .arg("--data-dir")
-            .arg(home.join("data"))
-            .arg("--tls-dir")
-            .arg(tls)
-            .arg("--admin-socket")
-            .arg(admin_socket(dir, n))
-            .env("RUST_LOG", LOG_FILTER)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(stderr);
+        agent_args(
+            &mut command,
+            dir,
+            &home.join("data"),
+            &tls,
+            &admin_socket(dir, n),
+        );
+        command.env("RUST_LOG", LOG_FILTER);
+        log_to(&mut command, &log_path(dir, n))?;
         // SAFETY: between fork and exec only setsid (async-signal-safe) runs: the agent leaves
         // the caller's session so closing the terminal does not end it.
         unsafe {

@@ -47,7 +47,7 @@ use ssinet_raft::pki::{self, PkiNode};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command as Process, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -155,24 +155,15 @@ impl Cluster {
 
     /// The ssinetd command line for node `node` (no `--node`: it detects itself).
     pub fn command(&self, node: u8) -> Process {
-        let config = self.lab.config_dir();
         let mut command = Process::new(&self.binaries.ssinetd);
-        command
-            .arg("--clustertab")
-            .arg(config.join("clustertab"))
-            .arg("--cvip-conf")
-            .arg(config.join("cvip.conf"))
-            .arg("--lvs-routing")
-            .arg(config.join("lvs_routing"))
-            .arg("--data-dir")
-            .arg(self.data_dir(node))
-            .arg("--tls-dir")
-            .arg(self.tls_dirs.get(&node).cloned().unwrap_or_default())
-            .arg("--admin-socket")
-            .arg(self.socket(node))
-            .args(&self.timing)
-            .env("RUST_LOG", &self.log_filter)
-            .stdin(Stdio::null());
+        agent_args(
+            &mut command,
+            self.lab.config_dir(),
+            &self.data_dir(node),
+            &self.tls_dirs.get(&node).cloned().unwrap_or_default(),
+            &self.socket(node),
+        );
+        command.args(&self.timing).env("RUST_LOG", &self.log_filter);
         command
     }
 
@@ -185,17 +176,8 @@ impl Cluster {
                 reason: "its agent is already running; kill or terminate it first".into(),
             });
         }
-        let path = self.log_path(node);
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io_error("open the agent log", &path))?;
-        let stderr = log
-            .try_clone()
-            .map_err(io_error("duplicate the handle of", &path))?;
         let mut command = self.command(node);
-        command.stdout(log).stderr(stderr);
+        log_to(&mut command, &self.log_path(node))?;
         let child = self.lab.node(node).netns().spawn(command)?;
         self.agents.insert(node, child);
         Ok(())
@@ -388,6 +370,45 @@ impl Drop for Cluster {
             eprintln!("{}", self.logs());
         }
     }
+}
+
+/// The flags every lab agent gets: the lab's OpenSSI files, its data and TLS directories and
+/// its admin socket (no `--node`: it detects itself), with no stdin.
+pub(crate) fn agent_args(
+    command: &mut Process,
+    config: &Path,
+    data_dir: &Path,
+    tls_dir: &Path,
+    socket: &Path,
+) {
+    command
+        .arg("--clustertab")
+        .arg(config.join("clustertab"))
+        .arg("--cvip-conf")
+        .arg(config.join("cvip.conf"))
+        .arg("--lvs-routing")
+        .arg(config.join("lvs_routing"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--tls-dir")
+        .arg(tls_dir)
+        .arg("--admin-socket")
+        .arg(socket)
+        .stdin(Stdio::null());
+}
+
+/// Sends the command's stdout and stderr to `path`, appended.
+pub(crate) fn log_to(command: &mut Process, path: &Path) -> Result<()> {
+    let log = File::options()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io_error("open the agent log", path))?;
+    let stderr = log
+        .try_clone()
+        .map_err(io_error("duplicate the handle of", path))?;
+    command.stdout(log).stderr(stderr);
+    Ok(())
 }
 
 /// The agent's threads that sleep in the kernel outside the usual waits (futex, epoll, poll),
