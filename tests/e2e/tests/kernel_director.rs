@@ -1,8 +1,9 @@
 //! ssinet's director against a real IPVS kernel (run in the VM: `tests/vm/run-kernel-tests`),
 //! in DR and NAT mode, checked the way a user would: a client's HTTP requests to the CVIP reach
 //! the nodes that listen, in their weight ratio; a node that starts listening gets traffic, one
-//! that stops gets none; `cvipctl port-weight set` changes the ratio; when the director dies,
-//! requests resume through the new one, and (DR) an established connection keeps exchanging.
+//! that stops gets none; `cvipctl port-weight set` changes the ratio; a table flushed with
+//! `ipvsadm -C` comes back; when the director dies, requests resume through the new one, and
+//! (DR) an established connection keeps exchanging.
 //!
 //! The tests run one at a time (the VM has 2 CPUs) and never time anything: deadlines only
 //! catch a hung cluster.
@@ -72,7 +73,8 @@ fn assert_share(counts: &BTreeMap<String, usize>, node: u8, expected: f64) {
 
 fn scenario(routing: Routing) {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let (mut cluster, first) = director::start(director::spec(3, &[1, 2], routing)).unwrap();
+    let (mut cluster, first) =
+        director::start_with_default_timing(director::spec(3, &[1, 2], routing)).unwrap();
     let standby = if first == 1 { 2 } else { 1 };
 
     // The real servers hold the CVIP on lo; the client reaches the director's MAC for it.
@@ -106,6 +108,15 @@ fn scenario(routing: Routing) {
         Some(cluster.external_mac(first).unwrap()),
         "the client's ARP entry for the CVIP points at the director"
     );
+
+    // Drift: the table flushed behind the agent's back (`ipvsadm -C`) is programmed again.
+    cluster
+        .lab
+        .node(first)
+        .netns()
+        .exec_ok(&["ipvsadm", "-C"])
+        .unwrap();
+    director::wait_for_destinations(&cluster, first, &[(1, 1), (2, 1), (3, 2)]).unwrap();
 
     // A node that stops listening gets no more traffic; when it listens again, it does.
     responders.remove(&2).unwrap().stop();
