@@ -4,16 +4,14 @@
 //! with the namespaces (it kills what runs inside them); `ssinet-lab exec N -- cvipctl ...`
 //! reaches node N's agent through [`ADMIN_SOCKET_ENV`].
 
-use std::net::IpAddr;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ssinet_api::admin::StatusReport;
-use ssinet_raft::pki::{self, PkiNode};
 
 use super::error::{ClusterError, Result, io_error};
-use super::{Binaries, LOG_FILTER, admin, agent_args, log_to};
+use super::{Binaries, LOG_FILTER, admin, agent_args, init_pki, log_to};
 use crate::netns::Lab;
 
 /// The variable `cvipctl` reads its admin socket from (`--socket` wins).
@@ -37,22 +35,9 @@ pub fn log_path(lab_dir: &Path, node: u8) -> PathBuf {
 /// Creates the lab's PKI and starts every node's agent in its namespace with the lab's files
 /// and ssinetd's default timing. The agents are not waited for (see [`wait_for_leader`]).
 pub fn start(lab: &Lab, binaries: &Binaries) -> Result<()> {
-    if !binaries.ssinetd.is_file() {
-        return Err(ClusterError::BinaryMissing {
-            program: "ssinetd",
-            path: binaries.ssinetd.clone(),
-        });
-    }
+    binaries.require_ssinetd()?;
     let dir = lab.config_dir();
-    let pki_nodes: Vec<PkiNode> = lab
-        .nodes()
-        .iter()
-        .map(|node| PkiNode {
-            node: u64::from(node.number()),
-            interconnect_ip: IpAddr::V4(node.interconnect_ip()),
-        })
-        .collect();
-    let layout = pki::init(&pki_nodes, &dir.join("pki"), false)?;
+    let layout = init_pki(lab, &dir.join("pki"))?;
     for node in lab.nodes() {
         let n = node.number();
         let home = node_dir(dir, n);

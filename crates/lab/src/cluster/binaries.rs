@@ -20,6 +20,18 @@ impl Binaries {
         }
     }
 
+    /// An error naming the agent's path when it is not there.
+    pub fn require_ssinetd(&self) -> Result<()> {
+        if self.ssinetd.is_file() {
+            Ok(())
+        } else {
+            Err(ClusterError::BinaryMissing {
+                program: "ssinetd",
+                path: self.ssinetd.clone(),
+            })
+        }
+    }
+
     /// Adds the CLI.
     pub fn with_cvipctl(mut self, cvipctl: impl Into<PathBuf>) -> Binaries {
         self.cvipctl = Some(cvipctl.into());

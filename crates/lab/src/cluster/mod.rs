@@ -86,23 +86,10 @@ pub struct Cluster {
 impl Cluster {
     /// A lab built from `spec` and its PKI; no agent started.
     pub fn new(spec: LabSpec, binaries: Binaries) -> Result<Cluster> {
-        if !binaries.ssinetd.is_file() {
-            return Err(ClusterError::BinaryMissing {
-                program: "ssinetd",
-                path: binaries.ssinetd,
-            });
-        }
+        binaries.require_ssinetd()?;
         let lab = Lab::up(spec)?;
         let dir = TempDir::new().map_err(io_error("create a temporary directory in", "/tmp"))?;
-        let pki_nodes: Vec<PkiNode> = lab
-            .nodes()
-            .iter()
-            .map(|node| PkiNode {
-                node: u64::from(node.number()),
-                interconnect_ip: IpAddr::V4(node.interconnect_ip()),
-            })
-            .collect();
-        let layout = pki::init(&pki_nodes, &dir.path().join("pki"), false)?;
+        let layout = init_pki(&lab, &dir.path().join("pki"))?;
         let tls_dirs = layout
             .node_dirs
             .into_iter()
@@ -370,6 +357,19 @@ impl Drop for Cluster {
             eprintln!("{}", self.logs());
         }
     }
+}
+
+/// The cluster CA and one certificate per node of `lab`, under `out`.
+pub(crate) fn init_pki(lab: &Lab, out: &Path) -> Result<pki::PkiLayout> {
+    let nodes: Vec<PkiNode> = lab
+        .nodes()
+        .iter()
+        .map(|node| PkiNode {
+            node: u64::from(node.number()),
+            interconnect_ip: IpAddr::V4(node.interconnect_ip()),
+        })
+        .collect();
+    Ok(pki::init(&nodes, out, false)?)
 }
 
 /// The flags every lab agent gets: the lab's OpenSSI files, its data and TLS directories and
