@@ -13,6 +13,7 @@ mod apply;
 mod command;
 pub mod dataplane;
 mod export;
+pub mod rsock;
 mod state;
 
 pub use apply::ClusterApp;

@@ -37,6 +37,9 @@ struct LocalState {
     /// The data connection to a remote origin, until the relay takes it.
     data: Option<OwnedFd>,
     relay_net: Option<OwnedFd>,
+    /// The real socket's addresses at the origin, once bound, connected or accepted.
+    local: Option<SocketAddr>,
+    peer: Option<SocketAddr>,
 }
 
 pub(crate) struct LocalSock {
@@ -51,6 +54,12 @@ pub(crate) struct LocalSock {
 impl LocalSock {
     pub fn phase(&self) -> Phase {
         lock(&self.state).phase
+    }
+
+    /// The real socket's (local, peer) addresses, as far as this node has learnt them.
+    pub fn names(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
+        let st = lock(&self.state);
+        (st.local, st.peer)
     }
 }
 
@@ -236,10 +245,13 @@ impl Broker {
             })),
             OP_BIND => {
                 let addr = parse_sockaddr(&req.blob)?;
-                self.call(sock.origin, Op::Bind { id, addr, creds })?;
+                let bound = self.call(sock.origin, Op::Bind { id, addr, creds })?;
                 let mut st = lock(&sock.state);
                 if st.phase == Phase::Idle {
                     st.phase = Phase::Bound;
+                }
+                if let Answer::Address(bound) = bound {
+                    st.local = Some(bound);
                 }
                 Ok(LocalReply::ok(0))
             }
@@ -314,6 +326,17 @@ impl Broker {
                         creds,
                     },
                 )?;
+                if level == libc::SOL_SOCKET && name == libc::SO_LINGER && req.blob.len() >= 8 {
+                    let word = |i: usize| {
+                        i32::from_ne_bytes([
+                            req.blob[i],
+                            req.blob[i + 1],
+                            req.blob[i + 2],
+                            req.blob[i + 3],
+                        ])
+                    };
+                    sock.ctl.set_abortive_close(word(0) != 0 && word(4) == 0);
+                }
                 Ok(LocalReply::ok(0))
             }
             OP_SHUTDOWN => {
@@ -370,6 +393,10 @@ impl Broker {
 
     fn finish_connect(&self, sock: &LocalSock, result: Result<Answer, i32>) {
         let mut st = lock(&sock.state);
+        if let Ok(Answer::Connected { local, peer }) = &result {
+            st.local = Some(*local);
+            st.peer = Some(*peer);
+        }
         let net = match result {
             Ok(_) if sock.origin == self.node => self.origin.real_fd(sock.id, self.node),
             Ok(_) => st.data.take().ok_or(libc::EPIPE),
@@ -445,6 +472,8 @@ impl Broker {
             so_error: 0,
             data,
             relay_net: None,
+            local: None,
+            peer: None,
         };
         self.register(id, origin, creds, &app, agent, state)?;
         Ok(app)
@@ -489,7 +518,9 @@ impl Broker {
             if sock.ctl.is_aborted() {
                 return;
             }
-            if let Some(net) = lock(&sock.state).relay_net.take() {
+            // Taken in its own statement: an `if let` scrutinee's guard would live through the relay.
+            let net = lock(&sock.state).relay_net.take();
+            if let Some(net) = net {
                 let Ok(app) = dup(sock.agent_end.as_raw_fd()) else {
                     return;
                 };
@@ -585,10 +616,13 @@ impl Broker {
             local,
             peer,
         } = push;
-        let listening = lock(&self.table)
-            .by_id
-            .get(&listener)
-            .and_then(|ino| lock(&self.table).by_inode.get(ino).cloned());
+        let listening = {
+            let table = lock(&self.table);
+            table
+                .by_id
+                .get(&listener)
+                .and_then(|ino| table.by_inode.get(ino).cloned())
+        };
         let result = listening.ok_or(libc::EBADF).and_then(|listening| {
             let net = if origin == self.node {
                 self.origin.real_fd(id, self.node)?
@@ -602,6 +636,8 @@ impl Broker {
                 so_error: 0,
                 data: None,
                 relay_net: Some(net),
+                local: Some(local),
+                peer: Some(peer),
             };
             self.register(id, origin, listening.creds, &app, agent, state)?;
             Stats::bump(&self.stats.sockets_created);
@@ -640,8 +676,17 @@ fn bind_seqpacket(path: &Path) -> Result<OwnedFd, String> {
     for (dst, src) in addr.sun_path.iter_mut().zip(bytes) {
         *dst = *src as libc::c_char;
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        // 0755 whatever the umask: every local user's ssi-exec processes must reach the socket.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(dir)
+            .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)))
+            .map_err(|e| format!("create {}: {e}", dir.display()))?;
     }
     match std::fs::remove_file(path) {
         Ok(()) => {}

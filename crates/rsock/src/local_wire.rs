@@ -7,7 +7,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 /// Where the broker listens unless told otherwise.
-pub const DEFAULT_BROKER_SOCKET: &str = "/run/ssinet/rsock.sock";
+/// Not under /run/ssinet: any user may start `ssi-exec`, so its directory must be traversable.
+pub const DEFAULT_BROKER_SOCKET: &str = "/run/ssinet-rsock/broker.sock";
 /// Environment variable naming the broker socket (set by ssi-exec).
 pub const ENV_BROKER: &str = "SSINET_RSOCK_BROKER";
 /// Environment variable naming the origin node (set by ssi-exec).

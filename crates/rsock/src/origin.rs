@@ -55,6 +55,8 @@ pub(crate) struct ServedSocket {
     pub pid: i32,
     pub uid: u32,
     pub state: OriginState,
+    pub local: Option<SocketAddr>,
+    pub peer: Option<SocketAddr>,
     pub bytes_in: u64,
     pub bytes_out: u64,
 }
@@ -143,6 +145,10 @@ impl Origin {
                 pid: e.creds.pid,
                 uid: e.creds.uid,
                 state: e.state,
+                local: fdutil::local_name(e.fd.as_raw_fd())
+                    .ok()
+                    .filter(|a| a.port() != 0),
+                peer: fdutil::peer_name(e.fd.as_raw_fd()).ok(),
                 bytes_in: e
                     .relay
                     .as_ref()

@@ -24,6 +24,8 @@ pub struct RelayControl {
     wake: Wake,
     hangup: AtomicBool,
     abort: AtomicBool,
+    /// The application set SO_LINGER 0: its last close must reach the peer as a RST.
+    abortive_close: AtomicBool,
     /// Bytes from the application towards the network.
     pub bytes_out: AtomicU64,
     /// Bytes from the network towards the application.
@@ -36,6 +38,7 @@ impl RelayControl {
             wake: Wake::new()?,
             hangup: AtomicBool::new(false),
             abort: AtomicBool::new(false),
+            abortive_close: AtomicBool::new(false),
             bytes_out: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
         }))
@@ -56,6 +59,11 @@ impl RelayControl {
     /// Wakes the thread waiting on this control (it then looks for new work).
     pub fn nudge(&self) {
         self.wake.wake();
+    }
+
+    /// Records the application's SO_LINGER choice (zero linger time: close resets).
+    pub fn set_abortive_close(&self, on: bool) {
+        self.abortive_close.store(on, Ordering::SeqCst);
     }
 
     pub fn is_aborted(&self) -> bool {
@@ -150,6 +158,29 @@ pub enum RelayEnd {
     Failed(i32),
 }
 
+/// The application closed its last reference. With SO_LINGER 0 the network side is reset rather
+/// than half-closed: the data connection's RST makes the origin close the real socket, whose
+/// own SO_LINGER 0 (set through the proxy) turns that close into the RST the peer expects.
+fn hung_up(net: RawFd, side: AppSide, ctl: &RelayControl) -> RelayEnd {
+    if side == AppSide::UnixEnd && ctl.abortive_close.load(Ordering::SeqCst) {
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: a complete struct linger for SO_LINGER on a descriptor we own.
+        unsafe {
+            libc::setsockopt(
+                net,
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+    }
+    RelayEnd::HungUp
+}
+
 /// Runs until both directions finished, the application hung up, or `ctl` aborted it. Both
 /// descriptors are closed when it returns (with SO_LINGER 0 on `net`, that close is a RST).
 pub fn run(app: OwnedFd, net: OwnedFd, side: AppSide, ctl: &RelayControl) -> RelayEnd {
@@ -179,7 +210,7 @@ pub fn run(app: OwnedFd, net: OwnedFd, side: AppSide, ctl: &RelayControl) -> Rel
         }
         if up.eof && !up.pending() && !up.shut {
             if app_gone {
-                return RelayEnd::HungUp;
+                return hung_up(n, side, ctl);
             }
             // SAFETY: shutdown on a descriptor we own.
             unsafe { libc::shutdown(n, libc::SHUT_WR) };
@@ -217,7 +248,7 @@ pub fn run(app: OwnedFd, net: OwnedFd, side: AppSide, ctl: &RelayControl) -> Rel
             }
         }
         if app_gone && up.eof && !up.pending() {
-            return RelayEnd::HungUp;
+            return hung_up(n, side, ctl);
         }
 
         let mut fds = [

@@ -43,7 +43,8 @@ pub struct RsockConfig {
     /// Every other node's rsock address.
     pub peers: BTreeMap<u64, SocketAddr>,
     pub identity: NodeIdentity,
-    /// The broker's unix socket (default /run/ssinet/rsock.sock), mode 0666.
+    /// The broker's unix socket (default /run/ssinet-rsock/broker.sock), mode 0666, in a
+    /// directory anyone may traverse.
     pub broker_socket: PathBuf,
     pub limits: RsockLimits,
 }
@@ -61,6 +62,9 @@ pub struct SocketInfo {
     pub uid: u32,
     pub origin: u64,
     pub state: &'static str,
+    /// The real socket's addresses at the origin, where this node knows them.
+    pub local: Option<SocketAddr>,
+    pub peer: Option<SocketAddr>,
     pub bytes_in: u64,
     pub bytes_out: u64,
 }
@@ -72,6 +76,8 @@ pub struct RsockService {
     stats: Arc<Stats>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     epoch: u64,
+    listen: SocketAddr,
+    broker_socket: PathBuf,
 }
 
 impl RsockService {
@@ -108,6 +114,7 @@ impl RsockService {
                     addr: cfg.listen,
                     source,
                 })?;
+        let listen = listener.local_addr().unwrap_or(cfg.listen);
         let broker = Broker::new(
             cfg.node,
             Arc::clone(&origin),
@@ -140,6 +147,8 @@ impl RsockService {
             stats,
             tasks: vec![forward, serve, events],
             epoch,
+            listen,
+            broker_socket: cfg.broker_socket,
         })
     }
 
@@ -148,27 +157,42 @@ impl RsockService {
         self.epoch
     }
 
+    /// Where peers reach this node's origin side.
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
+    }
+
+    /// The broker's unix socket.
+    pub fn broker_socket(&self) -> &std::path::Path {
+        &self.broker_socket
+    }
+
     pub fn sockets(&self) -> Vec<SocketInfo> {
         let mut out: Vec<SocketInfo> = self
             .broker
             .sockets()
             .iter()
-            .map(|s| SocketInfo {
-                id: s.id,
-                role: "local",
-                node: self.origin.node,
-                pid: s.creds.pid,
-                uid: s.creds.uid,
-                origin: s.origin,
-                state: match s.phase() {
-                    Phase::Idle => "idle",
-                    Phase::Bound => "bound",
-                    Phase::Listening => "listening",
-                    Phase::Connecting => "connecting",
-                    Phase::Connected => "connected",
-                },
-                bytes_in: s.ctl.bytes_in.load(std::sync::atomic::Ordering::Relaxed),
-                bytes_out: s.ctl.bytes_out.load(std::sync::atomic::Ordering::Relaxed),
+            .map(|s| {
+                let (local, peer) = s.names();
+                SocketInfo {
+                    id: s.id,
+                    role: "local",
+                    node: self.origin.node,
+                    pid: s.creds.pid,
+                    uid: s.creds.uid,
+                    origin: s.origin,
+                    state: match s.phase() {
+                        Phase::Idle => "idle",
+                        Phase::Bound => "bound",
+                        Phase::Listening => "listening",
+                        Phase::Connecting => "connecting",
+                        Phase::Connected => "connected",
+                    },
+                    local,
+                    peer,
+                    bytes_in: s.ctl.bytes_in.load(std::sync::atomic::Ordering::Relaxed),
+                    bytes_out: s.ctl.bytes_out.load(std::sync::atomic::Ordering::Relaxed),
+                }
             })
             .collect();
         out.extend(
@@ -189,6 +213,8 @@ impl RsockService {
                         OriginState::Connected => "connected",
                         OriginState::Listening => "listening",
                     },
+                    local: s.local,
+                    peer: s.peer,
                     bytes_in: s.bytes_out,
                     bytes_out: s.bytes_in,
                 }),
@@ -225,7 +251,7 @@ impl RsockService {
     }
 
     /// Stops accepting, closes every remote socket of local processes and removes the broker socket.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(&self) {
         self.broker.stop();
         for task in &self.tasks {
             task.abort();

@@ -2,33 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Serialize;
-
-/// A snapshot of the counters (monotonic unless noted).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Counters {
-    /// Remote sockets created for local processes.
-    pub sockets_created: u64,
-    /// Remote sockets of local processes open now (gauge).
-    pub sockets_open: u64,
-    /// Real sockets this node serves as origin now, for any node (gauge).
-    pub origin_sockets_open: u64,
-    pub connects: u64,
-    pub connect_failures: u64,
-    pub accepts: u64,
-    /// Bytes delivered to local applications.
-    pub bytes_in: u64,
-    /// Bytes sent by local applications.
-    pub bytes_out: u64,
-    /// Control or data connections refused (bad certificate, unknown node, bad token).
-    pub refused_connections: u64,
-    /// Frames refused as oversized or malformed.
-    pub bad_frames: u64,
-    /// Origin agents declared gone (disconnect or missed pings).
-    pub origins_lost: u64,
-    /// Requests refused by the credential rules (privileged ports, privileged options).
-    pub permission_denials: u64,
-}
+/// A snapshot of the counters: the admin API's type, so the agent reports it as it is.
+pub use ssinet_api::rsock::RsockCounters as Counters;
 
 #[derive(Default)]
 pub(crate) struct Stats {

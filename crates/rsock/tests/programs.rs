@@ -1,5 +1,5 @@
-//! Unmodified programs (curl, python3 http.server, nc) run on node 2 with their sockets homed on
-//! node 1 (and locally), in a namespace cluster.
+//! Unmodified programs (curl, python3 http.server and socket, nc) run on node 2 with their sockets
+//! homed on node 1 (and locally), in a namespace cluster.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{Cluster, wait_for};
+use common::{Cluster, script, wait_for};
 
 /// A python HTTP server in the client namespace that logs each request's peer address.
 fn client_http_server(
@@ -51,7 +51,6 @@ fn client_http_server(
 }
 
 #[test]
-#[ignore = "rsock is in progress (issue 7): curl through ssi-exec hangs; run with --ignored to work on it"]
 fn curl_on_node2_homed_on_node1_reaches_the_client_from_node1s_address() {
     let cluster = Cluster::up(2);
     std::fs::write(
@@ -61,7 +60,7 @@ fn curl_on_node2_homed_on_node1_reaches_the_client_from_node1s_address() {
     .unwrap();
     let (_server, stderr) = client_http_server(&cluster, 8080);
     let url = format!("http://{}:8080/hello.txt", cluster.lab.client_ip());
-    for (origin, expected_peer) in [(1u8, cluster.external(1)), (2u8, cluster.external(2))] {
+    for origin in [1u8, 2] {
         let out = cluster
             .ssi_exec(2, origin, &["curl", "-sS", "--max-time", "10", &url])
             .output()
@@ -75,7 +74,6 @@ fn curl_on_node2_homed_on_node1_reaches_the_client_from_node1s_address() {
             String::from_utf8_lossy(&out.stdout),
             "hello from the client side\n"
         );
-        let _ = expected_peer;
     }
     // The server's log names the peer of each request: first node 1's address, then node 2's.
     drop(_server);
@@ -97,7 +95,6 @@ fn curl_on_node2_homed_on_node1_reaches_the_client_from_node1s_address() {
 }
 
 #[test]
-#[ignore = "rsock is in progress (issue 7): the homed http.server does not answer yet; run with --ignored to work on it"]
 fn python_http_server_on_node2_homed_on_node1_answers_on_node1s_address() {
     let cluster = Cluster::up(2);
     std::fs::write(
@@ -159,4 +156,137 @@ fn python_http_server_on_node2_homed_on_node1_answers_on_node1s_address() {
         log.contains(&format!("{} - - ", cluster.lab.client_ip())),
         "peer in server log:\n{log}"
     );
+}
+
+/// A python server in the client namespace that prints one line per event on stdout.
+fn client_script_server(
+    cluster: &Cluster,
+    argv: &[&str],
+) -> (
+    ssinet_lab::netns::NetnsChild,
+    BufReader<std::process::ChildStdout>,
+) {
+    let mut cmd = cluster.lab.client().command("python3");
+    cmd.arg("-u").args(argv);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut child = cluster.lab.client().spawn(cmd).unwrap();
+    let mut out = BufReader::new(child.take_stdout().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "listening", "server said {line:?}");
+    (child, out)
+}
+
+#[test]
+fn nc_half_close_and_refused_connections_behave_as_on_a_plain_socket() {
+    let cluster = Cluster::up(2);
+    // A server that reads until the client's FIN, then answers how much it got and closes.
+    let (_server, _out) = client_script_server(&cluster, &[&script("count_server.py"), "9000"]);
+    let client = cluster.lab.client_ip().to_string();
+    for origin in [1u8, 2] {
+        let mut cmd = cluster.ssi_exec(2, origin, &["nc", "-N", "-w", "10", &client, "9000"]);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"hello, half-closed world\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "nc -N failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The answer arrives after nc's own FIN: the half-close travelled and the read side stayed open.
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("got 25 bytes from {}", cluster.external(origin))
+        );
+    }
+    // -z: an open port succeeds, a closed one is refused (fast, not a timeout).
+    for origin in [1u8, 2] {
+        let open = cluster
+            .ssi_exec(2, origin, &["nc", "-z", "-w", "5", &client, "9000"])
+            .output()
+            .unwrap();
+        assert!(open.status.success(), "nc -z to an open port: {open:?}");
+        let refused = cluster
+            .ssi_exec(2, origin, &["nc", "-v", "-z", "-w", "5", &client, "9001"])
+            .output()
+            .unwrap();
+        assert!(
+            !refused.status.success(),
+            "nc -z to a closed port succeeded"
+        );
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(said.contains("refused"), "nc said: {said}");
+    }
+}
+
+/// 256 MiB each way, byte-exact (SHA-256 computed independently at both ends).
+#[test]
+fn a_256_mib_transfer_arrives_byte_exact_in_both_directions() {
+    const SIZE: u64 = 256 << 20;
+    let cluster = Cluster::up(2);
+    let bulk = script("bulk.py");
+    let (_server, mut server_out) = client_script_server(&cluster, &[&bulk, "serve", "9100"]);
+    let client = cluster.lab.client_ip().to_string();
+    let size = SIZE.to_string();
+    for origin in [1u8, 2] {
+        let seed = format!("seed-{origin}");
+        let up = cluster
+            .ssi_exec(
+                2,
+                origin,
+                &["python3", &bulk, "up", &client, "9100", &size, &seed],
+            )
+            .output()
+            .unwrap();
+        assert!(
+            up.status.success(),
+            "upload: {}",
+            String::from_utf8_lossy(&up.stderr)
+        );
+        let said = String::from_utf8_lossy(&up.stdout).to_string();
+        let words: Vec<&str> = said.split_whitespace().collect();
+        let mut line = String::new();
+        server_out.read_line(&mut line).unwrap();
+        let server: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(server, ["up", words[1], &size], "client said {said}");
+        assert_eq!(
+            words[4], words[1],
+            "the server's hash as the client read it: {said}"
+        );
+
+        let down = cluster
+            .ssi_exec(
+                2,
+                origin,
+                &["python3", &bulk, "down", &client, "9100", &size, &seed],
+            )
+            .output()
+            .unwrap();
+        assert!(
+            down.status.success(),
+            "download: {}",
+            String::from_utf8_lossy(&down.stderr)
+        );
+        let said = String::from_utf8_lossy(&down.stdout).to_string();
+        let mut line = String::new();
+        server_out.read_line(&mut line).unwrap();
+        let server: Vec<&str> = line.split_whitespace().collect();
+        let client_words: Vec<&str> = said.split_whitespace().collect();
+        assert_eq!(
+            client_words,
+            ["received", server[1], &size],
+            "server said {line}"
+        );
+        // Same seed, same stream: what went up is what came down.
+        assert_eq!(server[1], words[1]);
+    }
 }

@@ -67,6 +67,8 @@ pub struct Cluster {
     pub lab: Lab,
     pub dir: tempfile::TempDir,
     pub agents: Vec<Option<NetnsChild>>,
+    /// Each agent's boot epoch, from its "ready epoch=..." line.
+    pub epochs: Vec<String>,
     nodes: u8,
 }
 
@@ -90,11 +92,13 @@ impl Cluster {
             lab,
             dir,
             agents: Vec::new(),
+            epochs: Vec::new(),
             nodes,
         };
         for n in 1..=nodes {
-            let agent = cluster.start_agent(n);
+            let (agent, epoch) = cluster.start_agent(n);
             cluster.agents.push(Some(agent));
+            cluster.epochs.push(epoch);
         }
         cluster
     }
@@ -111,7 +115,8 @@ impl Cluster {
         self.lab.node(node).external_ip()
     }
 
-    pub fn start_agent(&self, node: u8) -> NetnsChild {
+    /// Starts node `node`'s agent; returns it and its epoch.
+    pub fn start_agent(&self, node: u8) -> (NetnsChild, String) {
         let pki_dir = self.dir.path().join("pki").join(format!("node{node}"));
         let mut cmd = Command::new(rsock_node_bin());
         cmd.arg("--node").arg(node.to_string());
@@ -134,11 +139,20 @@ impl Cluster {
         let stdout = child.take_stdout().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
-        assert!(
-            line.starts_with("ready"),
-            "agent {node} did not start: {line:?}"
-        );
-        child
+        let epoch = line
+            .trim()
+            .strip_prefix("ready epoch=")
+            .unwrap_or_else(|| panic!("agent {node} did not start: {line:?}"))
+            .to_owned();
+        (child, epoch)
+    }
+
+    /// Starts a killed agent again; returns its new epoch.
+    pub fn restart_agent(&mut self, node: u8) -> String {
+        let (agent, epoch) = self.start_agent(node);
+        self.agents[node as usize - 1] = Some(agent);
+        self.epochs[node as usize - 1] = epoch.clone();
+        epoch
     }
 
     pub fn kill_agent(&mut self, node: u8) {
@@ -157,6 +171,11 @@ impl Cluster {
         cmd.args(argv);
         cmd
     }
+}
+
+/// `tests/programs/NAME`: the helper programs the tests run.
+pub fn script(name: &str) -> String {
+    format!("{}/tests/programs/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Polls `f` until it returns Some or `limit` passes.
