@@ -28,6 +28,8 @@ pub struct Agent {
     pub shutting_down: AtomicBool,
     /// The data-plane controller's last pass.
     pub data_plane: tokio::sync::watch::Receiver<ssinet_api::dataplane::DataPlaneStatus>,
+    /// The remote-socket service, unless ssinetd runs with `--no-rsock`.
+    pub rsock: Option<Arc<ssinet_rsock::RsockService>>,
 }
 
 impl Agent {
@@ -37,6 +39,7 @@ impl Agent {
         timing: Timing,
         prober: Prober,
         data_plane: tokio::sync::watch::Receiver<ssinet_api::dataplane::DataPlaneStatus>,
+        rsock: Option<Arc<ssinet_rsock::RsockService>>,
     ) -> Arc<Self> {
         Arc::new(Self {
             node,
@@ -47,6 +50,7 @@ impl Agent {
             write_latency: Mutex::new(LatencyHistogram::default()),
             shutting_down: AtomicBool::new(false),
             data_plane,
+            rsock,
         })
     }
 

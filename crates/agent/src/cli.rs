@@ -72,6 +72,19 @@ pub struct Args {
     #[arg(long, value_name = "MS")]
     pub release_ms: Option<u64>,
 
+    /// Remote-socket (rsock) port on the interconnect, the same on every node; default raft
+    /// port + 2. Processes started with `ssi-exec --origin N` reach node N's sockets through it.
+    #[arg(long, value_name = "PORT")]
+    pub rsock_port: Option<u16>,
+
+    /// The rsock broker's unix socket, which `ssi-exec` processes on this node talk to.
+    #[arg(long, value_name = "PATH", default_value = ssinet_rsock::local_wire::DEFAULT_BROKER_SOCKET)]
+    pub rsock_socket: PathBuf,
+
+    /// Do not run the remote-socket service (no broker, no origin side).
+    #[arg(long)]
+    pub no_rsock: bool,
+
     /// Internal: run as the fence guard of the agent that started this process.
     #[arg(long, value_name = "DIR", hide = true)]
     pub fence_guard: Option<PathBuf>,
@@ -102,5 +115,10 @@ impl Args {
     pub fn peer_port(&self) -> u16 {
         self.peer_port
             .unwrap_or_else(|| self.raft_port.saturating_add(1))
+    }
+
+    pub fn rsock_port(&self) -> u16 {
+        self.rsock_port
+            .unwrap_or_else(|| self.raft_port.saturating_add(2))
     }
 }

@@ -110,6 +110,7 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
     let mut socket = admin::AdminSocket::bind(&args.admin_socket)?;
 
     let timing = config.timing;
+    let config_ip = config.listen.ip();
     let release = args.release().map_err(anyhow::Error::msg)?;
     let data_dir = config.data_dir.clone();
     tracing::info!(node = me, ip = %own_ip, raft = %config.listen, data_dir = %config.data_dir.display(), "starting");
@@ -120,6 +121,18 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
             return Err(e).context("cannot start the Raft node");
         }
     };
+    let rsock = if args.no_rsock {
+        None
+    } else {
+        match start_rsock(&args, &files, me, config_ip, &identity).await {
+            Ok(service) => Some(Arc::new(service)),
+            Err(e) => {
+                socket.remove();
+                node.shutdown().await;
+                return Err(e);
+            }
+        }
+    };
     let peer_addrs = startup::peer_status_addrs(&files, me, peer_port);
     let (data_plane_tx, data_plane_rx) = tokio::sync::watch::channel(Default::default());
     let agent = Agent::new(
@@ -128,6 +141,7 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
         timing,
         peers::Prober::new(&identity, peer_addrs),
         data_plane_rx,
+        rsock.clone(),
     );
     let (stop_data_plane, data_plane_stop) = tokio::sync::watch::channel(false);
     let data_plane = director::DataPlane {
@@ -181,6 +195,10 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
         tracing::warn!(node = me, "the data-plane thread ended abnormally");
     }
     let _ = stop_tx.send(());
+    if let Some(rsock) = &rsock {
+        rsock.shutdown().await;
+    }
+    drop(rsock);
     for task in &tasks {
         task.abort();
     }
@@ -212,6 +230,29 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
     }
     tracing::info!(node = me, "stopped");
     Ok(())
+}
+
+/// The remote-socket service: the origin side on the interconnect, peers at every other
+/// clustertab node's interconnect address, the broker for this node's `ssi-exec` processes.
+async fn start_rsock(
+    args: &Args,
+    files: &ssinet_config::ClusterConfig,
+    me: u64,
+    ip: std::net::IpAddr,
+    identity: &NodeIdentity,
+) -> anyhow::Result<ssinet_rsock::RsockService> {
+    let port = args.rsock_port();
+    let config = ssinet_rsock::RsockConfig {
+        node: me,
+        listen: SocketAddr::new(ip, port),
+        peers: startup::peer_status_addrs(files, me, port),
+        identity: identity.clone(),
+        broker_socket: args.rsock_socket.clone(),
+        limits: ssinet_rsock::RsockLimits::default(),
+    };
+    ssinet_rsock::RsockService::start(config)
+        .await
+        .context("cannot start the remote-socket service (--rsock-port, --rsock-socket; --no-rsock turns it off)")
 }
 
 async fn wait_for_signal() -> anyhow::Result<&'static str> {

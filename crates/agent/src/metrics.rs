@@ -131,7 +131,86 @@ pub fn render(agent: &Agent) -> String {
             "Commands submitted through this node's admin API: submission to applied answer \
              (committed on a quorum and applied on the leader).",
         );
+    if let Some(rsock) = &agent.rsock {
+        write_rsock(&mut out, rsock.counters());
+    }
     out
+}
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} counter");
+    let _ = writeln!(out, "{name} {value}");
+}
+
+/// The remote-socket service's counters (`ssi-exec` processes on this node, sockets served here).
+fn write_rsock(out: &mut String, c: ssinet_rsock::Counters) {
+    gauge(
+        out,
+        "ssinet_rsock_sockets_open",
+        "Remote sockets of processes on this node, open now.",
+        c.sockets_open,
+    );
+    gauge(
+        out,
+        "ssinet_rsock_origin_sockets_open",
+        "Real sockets this node holds as origin, for processes on any node.",
+        c.origin_sockets_open,
+    );
+    for (name, help, value) in [
+        (
+            "ssinet_rsock_sockets_created_total",
+            "Remote sockets created for processes on this node.",
+            c.sockets_created,
+        ),
+        (
+            "ssinet_rsock_connects_total",
+            "Outgoing connections this node's origin side completed.",
+            c.connects,
+        ),
+        (
+            "ssinet_rsock_connect_failures_total",
+            "Outgoing connections this node's origin side saw fail.",
+            c.connect_failures,
+        ),
+        (
+            "ssinet_rsock_accepts_total",
+            "Connections accepted on listening sockets this node holds as origin.",
+            c.accepts,
+        ),
+        (
+            "ssinet_rsock_received_bytes_total",
+            "Bytes delivered to processes on this node through remote sockets.",
+            c.bytes_in,
+        ),
+        (
+            "ssinet_rsock_sent_bytes_total",
+            "Bytes processes on this node sent through remote sockets.",
+            c.bytes_out,
+        ),
+        (
+            "ssinet_rsock_refused_connections_total",
+            "Control or data connections refused (not a peer, bad certificate, unknown token).",
+            c.refused_connections,
+        ),
+        (
+            "ssinet_rsock_bad_frames_total",
+            "Control frames refused as oversized or malformed.",
+            c.bad_frames,
+        ),
+        (
+            "ssinet_rsock_origins_lost_total",
+            "Origin agents declared gone (disconnected or silent).",
+            c.origins_lost,
+        ),
+        (
+            "ssinet_rsock_permission_denials_total",
+            "Requests refused by the caller's credentials (privileged ports or options).",
+            c.permission_denials,
+        ),
+    ] {
+        counter(out, name, help, value);
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod exit;
 mod ipvs;
 mod output;
 mod pki;
+mod rsock;
 mod state_cmds;
 mod table;
 
@@ -77,6 +78,9 @@ enum Command {
     /// Check configuration files, apply them to the running cluster, or export its configuration.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Remote sockets of `ssi-exec` processes: those running here and those homed here.
+    #[command(subcommand)]
+    Rsock(rsock::RsockCommand),
     /// Create the cluster's TLS certificates, or one for a node added to clustertab later.
     #[command(subcommand)]
     Pki(pki::PkiCommand),
@@ -143,6 +147,7 @@ fn main() -> ExitCode {
             agent.run(async move |c| state_cmds::persistence(c, command).await)
         }
         Command::Health(command) => agent.run(async move |c| state_cmds::health(c, command).await),
+        Command::Rsock(command) => agent.run(async move |c| rsock::run(c, command).await),
         Command::Config(command) => config::run(command, &agent),
         Command::Pki(command) => pki::run(command, agent.json),
     };

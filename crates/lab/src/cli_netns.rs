@@ -402,12 +402,17 @@ fn exec(target: &str, lab: LabArg, command: &[String]) -> anyhow::Result<ExitCod
     // `ip netns exec` also gives the command the namespace's view of /sys, as a person expects.
     let mut process = std::process::Command::new("ip");
     process.args(["netns", "exec", &namespace]).args(command);
-    // On a node, `cvipctl` finds that node's agent.
+    // On a node, `cvipctl` and `ssi-exec` find that node's agent.
     if let Ok(node) = target.parse::<u8>() {
-        process.env(
-            agents::ADMIN_SOCKET_ENV,
-            agents::admin_socket(&record.dir(), node),
-        );
+        process
+            .env(
+                agents::ADMIN_SOCKET_ENV,
+                agents::admin_socket(&record.dir(), node),
+            )
+            .env(
+                agents::RSOCK_SOCKET_ENV,
+                agents::rsock_socket(&record.dir(), node),
+            );
     }
     let status = process
         .status()

@@ -688,6 +688,13 @@ fn bind_seqpacket(path: &Path) -> Result<OwnedFd, String> {
             .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)))
             .map_err(|e| format!("create {}: {e}", dir.display()))?;
     }
+    if broker_answers(&addr) {
+        return Err(
+            "in use: another agent's broker listens there (stop it, or pass another \
+                    --rsock-socket)"
+                .into(),
+        );
+    }
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -719,6 +726,26 @@ fn bind_seqpacket(path: &Path) -> Result<OwnedFd, String> {
         return Err(format!("listen: {}", std::io::Error::last_os_error()));
     }
     Ok(fd)
+}
+
+/// Whether a live broker already listens at `addr` (a stale socket file refuses the connection).
+fn broker_answers(addr: &libc::sockaddr_un) -> bool {
+    // SAFETY: socket returns a new descriptor we own.
+    let raw = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return false;
+    }
+    // SAFETY: just created.
+    let probe = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: `addr` is a complete sockaddr_un.
+    let connected = unsafe {
+        libc::connect(
+            probe.as_raw_fd(),
+            (addr as *const libc::sockaddr_un).cast(),
+            std::mem::size_of::<libc::sockaddr_un>() as u32,
+        )
+    };
+    connected == 0
 }
 
 /// The caller's credentials, with the two capabilities the origin's rules look at.

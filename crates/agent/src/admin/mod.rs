@@ -4,6 +4,7 @@
 
 mod ipvs;
 mod routes;
+mod rsock;
 
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};

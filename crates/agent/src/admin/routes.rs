@@ -23,6 +23,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route(admin::COMMANDS, post(command))
         .route(admin::METRICS, get(metrics))
         .route(ssinet_api::dataplane::IPVS, get(ipvs))
+        .route(ssinet_api::rsock::RSOCK, get(rsock))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(agent)
@@ -63,6 +64,10 @@ async fn ipvs(State(agent): State<Arc<Agent>>) -> HttpResponse {
     }
 }
 
+async fn rsock(State(agent): State<Arc<Agent>>) -> HttpResponse {
+    json(200, &crate::admin::rsock::report(&agent))
+}
+
 async fn metrics(State(agent): State<Arc<Agent>>) -> HttpResponse {
     (
         [(
@@ -78,11 +83,12 @@ async fn not_found() -> HttpResponse {
     error(
         ErrorCode::NotFound,
         format!(
-            "no such route; the admin API serves GET {}, GET {}, POST {}, GET {}, GET {}",
+            "no such route; the admin API serves GET {}, GET {}, POST {}, GET {}, GET {}, GET {}",
             admin::STATUS,
             admin::STATE,
             admin::COMMANDS,
             ssinet_api::dataplane::IPVS,
+            ssinet_api::rsock::RSOCK,
             admin::METRICS
         ),
     )

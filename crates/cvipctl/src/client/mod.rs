@@ -128,6 +128,11 @@ impl AgentClient {
         ok_json(response)
     }
 
+    pub async fn rsock(&self) -> Result<ssinet_api::rsock::RsockReport, ClientError> {
+        let response = self.request("GET", ssinet_api::rsock::RSOCK, None).await?;
+        ok_json(response)
+    }
+
     /// Sends a command; both an applied and a rejected command are `Ok`.
     pub async fn send(&self, command: &Command) -> Result<Response, ClientError> {
         let body = serde_json::to_vec(command).map_err(|e| ClientError::UnexpectedBody {

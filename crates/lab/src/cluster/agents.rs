@@ -16,6 +16,8 @@ use crate::netns::Lab;
 
 /// The variable `cvipctl` reads its admin socket from (`--socket` wins).
 pub const ADMIN_SOCKET_ENV: &str = "SSINET_ADMIN_SOCKET";
+/// The variable `ssi-exec` reads its broker socket from (`--broker` wins).
+pub const RSOCK_SOCKET_ENV: &str = "SSINET_RSOCK_BROKER";
 
 /// Node `node`'s directory in the lab's directory.
 pub fn node_dir(lab_dir: &Path, node: u8) -> PathBuf {
@@ -25,6 +27,11 @@ pub fn node_dir(lab_dir: &Path, node: u8) -> PathBuf {
 /// Node `node`'s admin socket.
 pub fn admin_socket(lab_dir: &Path, node: u8) -> PathBuf {
     node_dir(lab_dir, node).join("admin.sock")
+}
+
+/// Node `node`'s remote-socket broker (`ssi-exec` processes on it talk to this).
+pub fn rsock_socket(lab_dir: &Path, node: u8) -> PathBuf {
+    super::rsock_socket_beside(&admin_socket(lab_dir, node))
 }
 
 /// Node `node`'s agent log (stdout and stderr, appended).

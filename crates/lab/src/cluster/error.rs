@@ -26,6 +26,9 @@ pub enum ClusterError {
         program: &'static str,
         path: PathBuf,
     },
+    /// `cargo build -p ssinet-preload` failed or did not leave the library behind.
+    #[error("cannot build the remote-socket preload library: {reason}")]
+    PreloadBuild { reason: String },
     /// The node number is not part of this cluster, or its agent is not in the expected state.
     #[error("node {node}: {reason}")]
     Node { node: u8, reason: String },

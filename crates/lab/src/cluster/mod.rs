@@ -33,7 +33,7 @@ mod observe;
 pub mod responder;
 
 pub use admin::Answer;
-pub use binaries::Binaries;
+pub use binaries::{Binaries, preload_library};
 pub use error::{ClusterError, Result};
 pub use ipvsadm::{IpvsDestination, IpvsService, ipvs_table, proc_ip_vs};
 pub use observe::{Address, cvip_addresses, cvip_holders};
@@ -372,8 +372,9 @@ pub(crate) fn init_pki(lab: &Lab, out: &Path) -> Result<pki::PkiLayout> {
     Ok(pki::init(&nodes, out, false)?)
 }
 
-/// The flags every lab agent gets: the lab's OpenSSI files, its data and TLS directories and
-/// its admin socket (no `--node`: it detects itself), with no stdin.
+/// The flags every lab agent gets: the lab's OpenSSI files, its data and TLS directories, its
+/// admin socket and, beside it, its remote-socket broker (`rsock.sock`; lab agents share one
+/// filesystem, so the default path would clash), with no stdin. No `--node`: it detects itself.
 pub(crate) fn agent_args(
     command: &mut Process,
     config: &Path,
@@ -394,7 +395,14 @@ pub(crate) fn agent_args(
         .arg(tls_dir)
         .arg("--admin-socket")
         .arg(socket)
+        .arg("--rsock-socket")
+        .arg(rsock_socket_beside(socket))
         .stdin(Stdio::null());
+}
+
+/// The broker socket of the agent whose admin socket is `admin`.
+pub fn rsock_socket_beside(admin: &Path) -> PathBuf {
+    admin.with_file_name("rsock.sock")
 }
 
 /// Sends the command's stdout and stderr to `path`, appended.

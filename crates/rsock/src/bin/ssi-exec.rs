@@ -21,8 +21,8 @@ struct Args {
     /// The preload library (default: beside this executable, or $SSINET_PRELOAD).
     #[arg(long, env = "SSINET_PRELOAD")]
     preload: Option<PathBuf>,
-    /// The local agent's broker socket.
-    #[arg(long, default_value = DEFAULT_BROKER_SOCKET)]
+    /// The local agent's broker socket (ssinetd --rsock-socket).
+    #[arg(long, env = ENV_BROKER, default_value = DEFAULT_BROKER_SOCKET)]
     broker: PathBuf,
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,

@@ -5,7 +5,6 @@ use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use ssinet_lab::netns::{Lab, LabSpec, NetnsChild};
@@ -19,34 +18,9 @@ pub fn profile_dir() -> PathBuf {
     exe.parent().and_then(Path::parent).unwrap().to_path_buf()
 }
 
-/// The preload library, built once per test process into its own target dir (a separate build
-/// lock from the cargo running these tests), so `cargo test` alone works on a clean clone.
+/// The preload library (built on first use, see `ssinet_lab::cluster::preload_library`).
 pub fn preload_library() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let profile = profile_dir();
-            let release = profile.file_name().is_some_and(|n| n == "release");
-            let target = profile.parent().unwrap().join("rsock-preload");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.args(["build", "--quiet", "-p", "ssinet-preload", "--target-dir"])
-                .arg(&target);
-            if release {
-                cmd.arg("--release");
-            }
-            cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-            let status = cmd
-                .status()
-                .expect("run cargo to build the preload library");
-            assert!(status.success(), "cargo build -p ssinet-preload failed");
-            let lib = target
-                .join(if release { "release" } else { "debug" })
-                .join("libssinet_preload.so");
-            assert!(lib.is_file(), "{} missing after the build", lib.display());
-            lib
-        })
-        .clone()
+    ssinet_lab::cluster::preload_library(&profile_dir()).unwrap()
 }
 
 pub fn rsock_node_bin() -> PathBuf {
