@@ -198,9 +198,14 @@ fn cluster_external_of_node1() -> std::net::Ipv4Addr {
     std::net::Ipv4Addr::new(192, 168, 200, 11)
 }
 
-#[test]
-fn when_the_origin_agent_dies_the_application_gets_eof_within_3_s_and_a_restart_is_a_new_epoch() {
-    let mut cluster = Cluster::up(2);
+/// A connection of `hold.py` on node 2 homed on node 1, to a server in the client namespace.
+fn held_connection(
+    cluster: &Cluster,
+) -> (
+    ssinet_lab::netns::NetnsChild,
+    std::process::Child,
+    BufReader<std::process::ChildStdout>,
+) {
     let mut server = cluster.lab.client().command("python3");
     server.args(["-u", &script("count_server.py"), "9000"]);
     server.stdout(Stdio::piped());
@@ -210,7 +215,6 @@ fn when_the_origin_agent_dies_the_application_gets_eof_within_3_s_and_a_restart_
         .read_line(&mut line)
         .unwrap();
     assert_eq!(line.trim(), "listening");
-
     let client = cluster.lab.client_ip().to_string();
     let mut app = cluster.ssi_exec(
         2,
@@ -225,9 +229,14 @@ fn when_the_origin_agent_dies_the_application_gets_eof_within_3_s_and_a_restart_
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
     assert_eq!(line.trim(), "connected");
+    (server, app, out)
+}
 
-    let old_epoch = cluster.epochs[0].clone();
-    cluster.kill_agent(1);
+/// Tells `hold.py` the origin is gone, then checks it saw EOF (or a reset) within 3 s.
+fn assert_ended_within_3_s(
+    app: &mut std::process::Child,
+    out: &mut BufReader<std::process::ChildStdout>,
+) {
     app.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
@@ -240,6 +249,24 @@ fn when_the_origin_agent_dies_the_application_gets_eof_within_3_s_and_a_restart_
     let seconds: f64 = words[2].parse().unwrap();
     assert!(seconds < 3.0, "the end took {seconds} s: {line}");
     app.wait().unwrap();
+}
+
+#[test]
+fn when_the_origin_node_falls_silent_the_application_gets_eof_within_3_s() {
+    let cluster = Cluster::up(2);
+    let (_server, mut app, mut out) = held_connection(&cluster);
+    // No FIN, no RST: node 1 just stops answering (its links are cut at the switch).
+    cluster.lab.partition(1).unwrap();
+    assert_ended_within_3_s(&mut app, &mut out);
+}
+
+#[test]
+fn when_the_origin_agent_dies_the_application_gets_eof_within_3_s_and_a_restart_is_a_new_epoch() {
+    let mut cluster = Cluster::up(2);
+    let (_server, mut app, mut out) = held_connection(&cluster);
+    let old_epoch = cluster.epochs[0].clone();
+    cluster.kill_agent(1);
+    assert_ended_within_3_s(&mut app, &mut out);
 
     let new_epoch = cluster.restart_agent(1);
     assert_ne!(
@@ -247,6 +274,7 @@ fn when_the_origin_agent_dies_the_application_gets_eof_within_3_s_and_a_restart_
         "a restarted agent must not reuse its socket ids"
     );
     // And the restarted origin serves new sockets.
+    let client = cluster.lab.client_ip().to_string();
     let out = cluster
         .ssi_exec(2, 1, &["nc", "-z", "-w", "5", &client, "9000"])
         .output()
