@@ -215,8 +215,8 @@ impl RsockService {
                     },
                     local: s.local,
                     peer: s.peer,
-                    bytes_in: s.bytes_out,
-                    bytes_out: s.bytes_in,
+                    bytes_in: s.bytes_in,
+                    bytes_out: s.bytes_out,
                 }),
         );
         out.sort_by_key(|s| s.id);

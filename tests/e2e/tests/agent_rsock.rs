@@ -131,6 +131,8 @@ fn ssinetd_serves_ssi_exec_processes_and_lists_their_sockets() {
     assert_eq!(served[0]["node"], 2);
     assert_eq!(served[0]["state"], "connected");
     assert_eq!(served[0]["peer"], target.as_str());
+    // Counted as the process sees it: the 6 bytes it sent are "out" on both nodes.
+    assert_eq!(served[0]["bytes_out"], 6, "{served:?}");
     let table = cvipctl(&cluster, 2, &["rsock", "list"]);
     let row = table
         .lines()
