@@ -149,7 +149,7 @@ Vagrant.configure("2") do |config|
   config.vm.provider :libvirt do |libvirt|
     libvirt.kernel = File.join(File.dirname(__FILE__), "vmlinuz")
     libvirt.initrd = File.join(File.dirname(__FILE__), "initrd.img")
-    libvirt.cmdline = "root=/dev/vda rw console=ttyS0 net.ifnames=0 biosdevname=0"
+    libvirt.cmd_line = "root=/dev/vda rw console=ttyS0 net.ifnames=0 biosdevname=0"
     libvirt.disk_bus = "virtio"
   end
 end

@@ -31,8 +31,10 @@ started=$(date +%s)
 step() { printf '\n=== %s (t+%ss)\n' "$*" "$(($(date +%s) - started))"; }
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-# on MACHINE COMMAND: runs COMMAND in a VM and prints its output without vagrant's CRs.
-on() { vagrant ssh "$1" -c "$2" -- -o LogLevel=ERROR 2>/dev/null | tr -d '\r'; }
+# on MACHINE COMMAND: runs COMMAND in a VM and prints its output without vagrant's CRs and
+# without vagrant's own messages, which go to stdout too (for node1: "You assigned a static IP
+# ending in ".1"..." on every command, which would break the JSON that leader_from parses).
+on() { vagrant ssh "$1" -c "$2" -- -o LogLevel=ERROR 2>/dev/null | tr -d '\r' | sed '/^==> [^ ]*: /d'; }
 
 # spread N: N requests to the CVIP from the client, one new connection each; prints
 # "nodeX count" lines (and "timeout count" for requests nobody answered).
