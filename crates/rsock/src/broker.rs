@@ -178,13 +178,12 @@ impl Broker {
         let Ok(cred) = peer_creds(conn.as_raw_fd()) else {
             return;
         };
-        let creds = caller_creds(cred);
         let mut buf = vec![0u8; 64 + MAX_BLOB];
         let Ok((n, fd)) = recv_with_fd(conn.as_raw_fd(), &mut buf) else {
             return;
         };
         let (reply, out) = match LocalRequest::decode(&buf[..n]) {
-            Ok(req) => self.dispatch(req, fd, creds),
+            Ok(req) => self.dispatch(req, fd, cred),
             Err(Malformed) => (LocalReply::err(libc::EINVAL), None),
         };
         let _ = send_with_fd(
@@ -195,22 +194,29 @@ impl Broker {
         );
     }
 
-    fn call(&self, origin: u64, op: Op) -> Result<Answer, i32> {
+    /// Sends `op` to the origin's agent: this one, or a peer over its control connection.
+    async fn send(&self, origin: u64, op: Op) -> Result<Answer, i32> {
         if origin == self.node {
-            self.runtime.block_on(self.origin.handle(op, self.node))
+            self.origin.handle(op, self.node).await
         } else {
-            self.runtime.block_on(self.peers.call(origin, op))
+            self.peers.call(origin, op).await
         }
+    }
+
+    /// [`Broker::send`] from a broker thread, waiting for the answer.
+    fn call(&self, origin: u64, op: Op) -> Result<Answer, i32> {
+        self.runtime.block_on(self.send(origin, op))
     }
 
     fn dispatch(
         self: &Arc<Self>,
         req: LocalRequest,
         fd: Option<OwnedFd>,
-        creds: Creds,
+        cred: libc::ucred,
     ) -> (LocalReply, Option<OwnedFd>) {
         if req.op == OP_SOCKET {
             let [domain, kind, protocol, origin] = req.args;
+            let creds = caller_creds(cred);
             return match self.create(domain, kind, protocol, origin as u64, creds) {
                 Ok(app) => (LocalReply::ok(0), Some(app)),
                 Err(e) => (LocalReply::err(e), None),
@@ -223,7 +229,7 @@ impl Broker {
         let Some(sock) = sock else {
             return (LocalReply::err(ERRNO_NOT_REMOTE), None);
         };
-        let reply = match self.control(&sock, &req, creds) {
+        let reply = match self.control(&sock, &req, cred) {
             Ok(reply) => reply,
             Err(e) => LocalReply::err(e),
         };
@@ -234,7 +240,7 @@ impl Broker {
         self: &Arc<Self>,
         sock: &Arc<LocalSock>,
         req: &LocalRequest,
-        creds: Creds,
+        cred: libc::ucred,
     ) -> Result<LocalReply, i32> {
         let id = sock.id;
         match req.op {
@@ -245,6 +251,7 @@ impl Broker {
             })),
             OP_BIND => {
                 let addr = parse_sockaddr(&req.blob)?;
+                let creds = caller_creds(cred);
                 let bound = self.call(sock.origin, Op::Bind { id, addr, creds })?;
                 let mut st = lock(&sock.state);
                 if st.phase == Phase::Idle {
@@ -323,7 +330,7 @@ impl Broker {
                         level,
                         name,
                         value: req.blob.clone(),
-                        creds,
+                        creds: caller_creds(cred),
                     },
                 )?;
                 if level == libc::SOL_SOCKET && name == libc::SO_LINGER && req.blob.len() >= 8 {
@@ -374,13 +381,8 @@ impl Broker {
         if req.args[0] != 0 {
             let this = Arc::clone(self);
             let sock = Arc::clone(sock);
-            let origin = sock.origin;
             self.runtime.spawn(async move {
-                let result = if origin == this.node {
-                    this.origin.handle(op, this.node).await
-                } else {
-                    this.peers.call(origin, op).await
-                };
+                let result = this.send(sock.origin, op).await;
                 let _ =
                     tokio::task::spawn_blocking(move || this.finish_connect(&sock, result)).await;
             });
@@ -574,11 +576,7 @@ impl Broker {
         let op = Op::Close { id: sock.id };
         let (this, origin) = (Arc::clone(self), sock.origin);
         self.runtime.spawn(async move {
-            let _ = if origin == this.node {
-                this.origin.handle(op, this.node).await
-            } else {
-                this.peers.call(origin, op).await
-            };
+            let _ = this.send(origin, op).await;
         });
     }
 
@@ -653,12 +651,7 @@ impl Broker {
             tracing::debug!(%id, errno = e, "accepted connection dropped (listener gone or backlog full)");
             let this = Arc::clone(self);
             self.runtime.spawn(async move {
-                let op = Op::Close { id };
-                let _ = if origin == this.node {
-                    this.origin.handle(op, this.node).await
-                } else {
-                    this.peers.call(origin, op).await
-                };
+                let _ = this.send(origin, Op::Close { id }).await;
             });
         }
     }
@@ -748,7 +741,8 @@ fn broker_answers(addr: &libc::sockaddr_un) -> bool {
     connected == 0
 }
 
-/// The caller's credentials, with the two capabilities the origin's rules look at.
+/// The caller's credentials, with the two capabilities the origin's rules look at. It reads
+/// /proc, so only the calls those rules judge (socket, bind, setsockopt) ask for it.
 fn caller_creds(cred: libc::ucred) -> Creds {
     let cap_eff = std::fs::read_to_string(format!("/proc/{}/status", cred.pid))
         .ok()

@@ -305,15 +305,25 @@ impl Origin {
         }
         // SAFETY: just created.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let (seq, token) = self.insert(from, creds, fd, OriginState::Fresh);
+        Ok(Answer::Created {
+            id: self.id(seq),
+            token,
+        })
+    }
+
+    /// Keeps a new real socket for a process on `owner`; its sequence number and data token (a
+    /// peer's data connection presents the token; the local broker needs none).
+    fn insert(&self, owner: u64, creds: Creds, fd: OwnedFd, state: OriginState) -> (u64, u128) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let token = random_u128();
         lock(&self.sockets).insert(
             seq,
             Entry {
-                owner: from,
+                owner,
                 creds,
                 fd: Arc::new(fd),
-                state: OriginState::Fresh,
+                state,
                 token,
                 data: None,
                 relay: None,
@@ -322,13 +332,10 @@ impl Origin {
                 accept_task: None,
             },
         );
-        if from != self.node {
+        if owner != self.node {
             lock(&self.tokens).insert(token, seq);
         }
-        Ok(Answer::Created {
-            id: self.id(seq),
-            token,
-        })
+        (seq, token)
     }
 
     fn bind(&self, id: SocketId, addr: SocketAddr, creds: Creds, from: u64) -> Result<Answer, i32> {
@@ -451,26 +458,7 @@ impl Origin {
         else {
             return;
         };
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let token = random_u128();
-        lock(&self.sockets).insert(
-            seq,
-            Entry {
-                owner,
-                creds,
-                fd: Arc::new(conn),
-                state: OriginState::Connected,
-                token,
-                data: None,
-                relay: None,
-                reuseport: false,
-                bound: None,
-                accept_task: None,
-            },
-        );
-        if owner != self.node {
-            lock(&self.tokens).insert(token, seq);
-        }
+        let (seq, token) = self.insert(owner, creds, conn, OriginState::Connected);
         Stats::bump(&self.stats.accepts);
         let push = Push::Accepted {
             listener: listener_id,

@@ -80,6 +80,18 @@ impl Peers {
         })
     }
 
+    /// This agent's HELLO: the first frame either side sends.
+    fn hello(&self) -> Bytes {
+        Bytes::from(
+            Frame::Hello {
+                node: self.node,
+                epoch: self.epoch,
+                version: PROTOCOL_VERSION,
+            }
+            .encode(),
+        )
+    }
+
     pub fn knows(&self, node: u64) -> bool {
         self.addrs.contains_key(&node)
     }
@@ -131,16 +143,7 @@ impl Peers {
             tokio::time::timeout(HANDSHAKE_TIMEOUT, connector.connect(server_name(node), tcp))
                 .await??;
         let mut framed = Framed::new(tls, codec(self.max_frame));
-        framed
-            .send(Bytes::from(
-                Frame::Hello {
-                    node: self.node,
-                    epoch: self.epoch,
-                    version: PROTOCOL_VERSION,
-                }
-                .encode(),
-            ))
-            .await?;
+        framed.send(self.hello()).await?;
         let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, framed.next())
             .await?
             .ok_or_else(|| anyhow::anyhow!("closed during HELLO"))??;
@@ -306,16 +309,7 @@ impl Peers {
         }
         certificate_names_node(&cert, node)
             .map_err(|e| anyhow::anyhow!("certificate does not name node {node}: {e}"))?;
-        framed
-            .send(Bytes::from(
-                Frame::Hello {
-                    node: self.node,
-                    epoch: self.epoch,
-                    version: PROTOCOL_VERSION,
-                }
-                .encode(),
-            ))
-            .await?;
+        framed.send(self.hello()).await?;
         tracing::info!(node, "rsock peer connected");
 
         let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Push>();
