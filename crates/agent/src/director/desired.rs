@@ -293,4 +293,4 @@ fn service_flag(flag: SchedulerFlag) -> ServiceFlags {
 
 #[cfg(test)]
 #[path = "desired_tests.rs"]
-mod tests;
+pub(super) mod tests;

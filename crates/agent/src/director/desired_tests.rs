@@ -47,7 +47,8 @@ fn config(routing: &str) -> ClusterConfig {
     .config
 }
 
-fn state(routing: &str, listening: &[u32]) -> ClusterState {
+/// A 3-node state (10.200.0.1-3) with `listening` nodes registered on TCP port 80.
+pub(in crate::director) fn state(routing: &str, listening: &[u32]) -> ClusterState {
     let mut state = ClusterState {
         config: config(routing),
         ..ClusterState::default()

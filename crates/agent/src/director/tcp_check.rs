@@ -128,3 +128,62 @@ impl TcpCheck {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+
+    use ssinet_lab::netns::Netns;
+
+    use super::*;
+
+    /// Polls `check` every 50 ms for up to 15 s (the check's own interval is 1 s).
+    async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+        for _ in 0..300 {
+            if check() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{what} did not happen within 15 s");
+    }
+
+    /// Real connects in a namespace of its own: the three nodes' addresses on its `lo`, port 80
+    /// listening on nodes 1 and 3 only. Node 2's refused port fails the check; once it listens
+    /// the failure count goes back to zero.
+    #[test]
+    fn a_registered_port_that_refuses_connections_fails_the_check_until_it_answers() {
+        let netns = Netns::new("tcpcheck").unwrap();
+        netns.ip(&["link", "set", "lo", "up"]).unwrap();
+        for n in 1..=3 {
+            netns
+                .ip(&["addr", "add", &format!("10.200.0.{n}/32"), "dev", "lo"])
+                .unwrap();
+        }
+        let state = crate::director::desired::tests::state("DR", &[1, 2, 3]);
+        netns
+            .run(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async move {
+                    let _one = TcpListener::bind("10.200.0.1:80").unwrap();
+                    let _three = TcpListener::bind("10.200.0.3:80").unwrap();
+                    let check = TcpCheck::default();
+                    check.keep(&state, true);
+                    let failing_node_2 = BTreeSet::from([(NodeNum(2), 80)]);
+                    eventually("node 2's refused port to fail", || {
+                        check.failing(1) == failing_node_2
+                    })
+                    .await;
+                    let _two = TcpListener::bind("10.200.0.2:80").unwrap();
+                    eventually("node 2 to pass again", || check.failing(1).is_empty()).await;
+                    // Turned off, the check forgets what it counted.
+                    check.keep(&state, false);
+                    assert!(check.failing(1).is_empty());
+                });
+            })
+            .unwrap();
+    }
+}
