@@ -209,6 +209,12 @@ pub fn run(app: OwnedFd, net: OwnedFd, side: AppSide, ctl: &RelayControl) -> Rel
             Err(e) => return RelayEnd::Failed(e),
         }
         if up.eof && !up.pending() && !up.shut {
+            // A read of 0 is a SHUT_WR or the last close; only the close also hangs up the
+            // unix end (both arrive in the same instant), so ask now rather than trust the last
+            // poll, which may predate it.
+            if side == AppSide::UnixEnd && crate::fdutil::poll_one(a, 0, 0) & libc::POLLHUP != 0 {
+                app_gone = true;
+            }
             if app_gone {
                 return hung_up(n, side, ctl);
             }
