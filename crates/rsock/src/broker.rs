@@ -194,6 +194,11 @@ impl Broker {
         );
     }
 
+    /// Whether processes here may have their sockets on `origin`: this node or a peer.
+    fn serves(&self, origin: u64) -> bool {
+        origin == self.node || self.peers.knows(origin)
+    }
+
     /// Sends `op` to the origin's agent: this one, or a peer over its control connection.
     async fn send(&self, origin: u64, op: Op) -> Result<Answer, i32> {
         if origin == self.node {
@@ -214,6 +219,19 @@ impl Broker {
         fd: Option<OwnedFd>,
         cred: libc::ucred,
     ) -> (LocalReply, Option<OwnedFd>) {
+        if req.op == OP_ORIGIN {
+            let origin = req.args[0] as u64;
+            if self.serves(origin) {
+                return (LocalReply::ok(0), None);
+            }
+            let mut nodes: Vec<u64> = self.peers.nodes().chain([self.node]).collect();
+            nodes.sort_unstable();
+            let list: Vec<String> = nodes.iter().map(u64::to_string).collect();
+            let mut reply = LocalReply::err(libc::EHOSTUNREACH);
+            reply.blob = list.join(",").into_bytes();
+            reply.blob.truncate(MAX_BLOB);
+            return (reply, None);
+        }
         if req.op == OP_SOCKET {
             let [domain, kind, protocol, origin] = req.args;
             let creds = caller_creds(cred);
@@ -431,7 +449,7 @@ impl Broker {
         origin: u64,
         creds: Creds,
     ) -> Result<OwnedFd, i32> {
-        if origin != self.node && !self.peers.knows(origin) {
+        if !self.serves(origin) {
             return Err(libc::EHOSTUNREACH);
         }
         if lock(&self.table).by_inode.len() >= self.max_sockets {
@@ -658,17 +676,8 @@ impl Broker {
 }
 
 fn bind_seqpacket(path: &Path) -> Result<OwnedFd, String> {
-    use std::os::unix::ffi::OsStrExt;
-    let bytes = path.as_os_str().as_bytes();
-    // SAFETY: sockaddr_un is plain data.
-    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    if bytes.len() >= addr.sun_path.len() {
-        return Err("path too long for a unix socket".into());
-    }
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    for (dst, src) in addr.sun_path.iter_mut().zip(bytes) {
-        *dst = *src as libc::c_char;
-    }
+    let addr =
+        fdutil::unix_address(path).map_err(|_| "path too long for a unix socket".to_string())?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         && !dir.exists()
     {
@@ -681,7 +690,7 @@ fn bind_seqpacket(path: &Path) -> Result<OwnedFd, String> {
             .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)))
             .map_err(|e| format!("create {}: {e}", dir.display()))?;
     }
-    if broker_answers(&addr) {
+    if fdutil::connect_seqpacket(path).is_ok() {
         return Err(
             "in use: another agent's broker listens there (stop it, or pass another \
                     --rsock-socket)"
@@ -719,26 +728,6 @@ fn bind_seqpacket(path: &Path) -> Result<OwnedFd, String> {
         return Err(format!("listen: {}", std::io::Error::last_os_error()));
     }
     Ok(fd)
-}
-
-/// Whether a live broker already listens at `addr` (a stale socket file refuses the connection).
-fn broker_answers(addr: &libc::sockaddr_un) -> bool {
-    // SAFETY: socket returns a new descriptor we own.
-    let raw = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
-    if raw < 0 {
-        return false;
-    }
-    // SAFETY: just created.
-    let probe = unsafe { OwnedFd::from_raw_fd(raw) };
-    // SAFETY: `addr` is a complete sockaddr_un.
-    let connected = unsafe {
-        libc::connect(
-            probe.as_raw_fd(),
-            (addr as *const libc::sockaddr_un).cast(),
-            std::mem::size_of::<libc::sockaddr_un>() as u32,
-        )
-    };
-    connected == 0
 }
 
 /// The caller's credentials, with the two capabilities the origin's rules look at. It reads

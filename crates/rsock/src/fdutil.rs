@@ -18,6 +18,42 @@ fn check(ret: libc::c_int) -> Result<libc::c_int, i32> {
     if ret < 0 { Err(errno()) } else { Ok(ret) }
 }
 
+/// `path` as a unix socket address; ENAMETOOLONG when it does not fit.
+pub fn unix_address(path: &std::path::Path) -> Result<libc::sockaddr_un, i32> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    // SAFETY: sockaddr_un is plain data.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if bytes.len() >= addr.sun_path.len() {
+        return Err(libc::ENAMETOOLONG);
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (dst, src) in addr.sun_path.iter_mut().zip(bytes) {
+        *dst = *src as libc::c_char;
+    }
+    Ok(addr)
+}
+
+/// A SOCK_SEQPACKET connection to the broker at `path` (a stale socket file refuses it).
+pub fn connect_seqpacket(path: &std::path::Path) -> Result<OwnedFd, i32> {
+    let addr = unix_address(path)?;
+    // SAFETY: socket returns a new descriptor we own.
+    let raw = check(unsafe {
+        libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0)
+    })?;
+    // SAFETY: just created.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: `addr` is a complete sockaddr_un.
+    check(unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_un).cast(),
+            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+        )
+    })?;
+    Ok(fd)
+}
+
 /// A connected AF_UNIX stream pair, both ends close-on-exec.
 pub fn stream_pair() -> Result<(OwnedFd, OwnedFd), i32> {
     let mut fds = [0 as RawFd; 2];

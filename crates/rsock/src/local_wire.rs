@@ -34,6 +34,9 @@ pub const OP_SETSOCKOPT: u8 = 8;
 pub const OP_SHUTDOWN: u8 = 9;
 /// Is the attached fd a remote socket? value = 1 if so.
 pub const OP_PROBE: u8 = 10;
+/// May processes here use origin args[0]? ok, or EHOSTUNREACH with blob = the nodes this agent
+/// can serve as origins, comma-separated (ssi-exec asks before it runs the command).
+pub const OP_ORIGIN: u8 = 11;
 
 /// Reply errno meaning "this fd is not a remote socket": the library calls the real function.
 pub const ERRNO_NOT_REMOTE: i32 = -1;

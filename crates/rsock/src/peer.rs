@@ -92,6 +92,11 @@ impl Peers {
         )
     }
 
+    /// The peers' node numbers, in order.
+    pub fn nodes(&self) -> impl Iterator<Item = u64> + '_ {
+        self.addrs.keys().copied()
+    }
+
     pub fn knows(&self, node: u64) -> bool {
         self.addrs.contains_key(&node)
     }

@@ -290,3 +290,17 @@ fn a_256_mib_transfer_arrives_byte_exact_in_both_directions() {
         assert_eq!(server[1], words[1]);
     }
 }
+
+#[test]
+fn ssi_exec_refuses_an_origin_that_is_no_cluster_node_and_names_the_nodes() {
+    let cluster = Cluster::up(2);
+    let out = cluster.ssi_exec(2, 7, &["true"]).output().unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("--origin 7: not a node this agent can home sockets on (nodes: 1,2)"),
+        "ssi-exec said: {said}"
+    );
+    let ok = cluster.ssi_exec(2, 1, &["true"]).output().unwrap();
+    assert!(ok.status.success(), "{ok:?}");
+}

@@ -8,7 +8,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use ssinet_rsock::local_wire::{DEFAULT_BROKER_SOCKET, ENV_BROKER, ENV_ORIGIN};
+use ssinet_rsock::fdutil;
+use ssinet_rsock::local_wire::{
+    DEFAULT_BROKER_SOCKET, ENV_BROKER, ENV_ORIGIN, LocalReply, LocalRequest, OP_ORIGIN,
+};
 
 const LIBRARY: &str = "libssinet_preload.so";
 
@@ -50,6 +53,7 @@ fn main() -> anyhow::Result<()> {
             args.broker.display()
         );
     }
+    check_origin(&args.broker, args.origin)?;
     let preload = preload
         .canonicalize()
         .context("resolving the preload library path")?;
@@ -67,4 +71,43 @@ fn main() -> anyhow::Result<()> {
         .env(ENV_BROKER, &args.broker)
         .exec();
     Err(err).with_context(|| format!("cannot execute {program}"))
+}
+
+/// Asks the local agent whether it can home sockets on `origin`, so a wrong node number is an
+/// error here rather than EHOSTUNREACH from every socket() of the command.
+fn check_origin(broker: &std::path::Path, origin: u64) -> anyhow::Result<()> {
+    use std::os::fd::AsRawFd;
+    let unreachable = |e: i32| {
+        anyhow::anyhow!(
+            "cannot reach the agent's broker at {}: {}",
+            broker.display(),
+            std::io::Error::from_raw_os_error(e)
+        )
+    };
+    let conn = fdutil::connect_seqpacket(broker).map_err(unreachable)?;
+    let Ok(origin_arg) = i32::try_from(origin) else {
+        bail!("--origin {origin}: node numbers are at most {}", i32::MAX);
+    };
+    let request = LocalRequest {
+        op: OP_ORIGIN,
+        args: [origin_arg, 0, 0, 0],
+        blob: Vec::new(),
+    };
+    fdutil::send_with_fd(conn.as_raw_fd(), &request.encode(), None, 0).map_err(unreachable)?;
+    let mut buf = vec![0u8; 64 + ssinet_rsock::local_wire::MAX_BLOB];
+    let (n, _) = fdutil::recv_with_fd(conn.as_raw_fd(), &mut buf).map_err(unreachable)?;
+    let reply = LocalReply::decode(&buf[..n]).map_err(|_| {
+        anyhow::anyhow!("the broker at {} gave a malformed answer", broker.display())
+    })?;
+    match reply.errno {
+        0 => Ok(()),
+        libc::EHOSTUNREACH => bail!(
+            "--origin {origin}: not a node this agent can home sockets on (nodes: {})",
+            String::from_utf8_lossy(&reply.blob)
+        ),
+        e => bail!(
+            "--origin {origin}: the agent refused: {}",
+            std::io::Error::from_raw_os_error(e)
+        ),
+    }
 }
