@@ -56,19 +56,21 @@ pub struct Args {
     pub listen: Option<SocketAddr>,
 
     /// Leader heartbeat interval in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 100)]
+    #[arg(long, value_name = "MS", default_value_t = 30)]
     pub heartbeat_ms: u64,
 
-    /// Shortest wait without a heartbeat before a director-capable node stands for election (ms).
-    #[arg(long, value_name = "MS", default_value_t = 500)]
+    /// Shortest time between two elections this node stands in (ms); the fence releases sooner.
+    #[arg(long, value_name = "MS", default_value_t = 150)]
     pub election_min_ms: u64,
 
-    /// Longest such wait (ms); failover takes about this plus one election timeout.
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    /// Leader lease (ms): voters refuse a new leader until this long after the last heartbeat,
+    /// and a director stands for election once it heard none for this long. Failover takes
+    /// about this plus a few round trips.
+    #[arg(long, value_name = "MS", default_value_t = 200)]
     pub election_max_ms: u64,
 
     /// Director fence: drop the CVIPs when no quorum acknowledged us for this long (ms; must be
-    /// below --election-min-ms; default 60 % of it).
+    /// below --election-min-ms; default two thirds of it).
     #[arg(long, value_name = "MS")]
     pub release_ms: Option<u64>,
 
@@ -101,7 +103,7 @@ impl Args {
 
     /// The fence's release time, checked against the election timeout.
     pub fn release(&self) -> Result<Duration, String> {
-        let release = self.release_ms.unwrap_or(self.election_min_ms * 3 / 5);
+        let release = self.release_ms.unwrap_or(self.election_min_ms * 2 / 3);
         if release == 0 || release >= self.election_min_ms {
             return Err(format!(
                 "--release-ms {release} must be above 0 and below --election-min-ms {} (a \

@@ -144,6 +144,7 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
         rsock.clone(),
     );
     let (stop_data_plane, data_plane_stop) = tokio::sync::watch::channel(false);
+    let (eligible_tx, mut eligible_rx) = tokio::sync::watch::channel(true);
     let data_plane = director::DataPlane {
         node: node_num,
         own_ip,
@@ -153,12 +154,21 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
         state: agent.node.state(),
         peers: agent.peers.clone(),
         status: data_plane_tx,
+        eligible: eligible_tx,
         stop: data_plane_stop,
     }
     .spawn()
     .context("cannot start the data-plane thread")?;
     let reporter = agent.clone();
+    let elector = agent.clone();
     let tasks = vec![
+        // The data plane judges the external links; the election driver acts on it.
+        tokio::spawn(async move {
+            while eligible_rx.changed().await.is_ok() {
+                let eligible = *eligible_rx.borrow_and_update();
+                elector.node.set_eligible(eligible);
+            }
+        }),
         tokio::spawn(peers::serve(peer_listener, identity.clone(), move || {
             reporter.own_report()
         })),

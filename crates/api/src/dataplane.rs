@@ -52,6 +52,11 @@ pub struct DataPlaneStatus {
     pub services: usize,
     /// The last failure to bring the kernel in line, if the last pass failed.
     pub error: Option<String>,
+    /// External interfaces this director-capable node judges unable to serve (no carrier, or
+    /// the gateway does not answer ARP), with the reason; while any is listed the node neither
+    /// claims the CVIPs nor stands for election.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub link_down: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for DataPlaneStatus {
@@ -62,6 +67,7 @@ impl Default for DataPlaneStatus {
             external: Vec::new(),
             services: 0,
             error: None,
+            link_down: Default::default(),
         }
     }
 }

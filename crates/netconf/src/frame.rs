@@ -73,6 +73,47 @@ pub fn arp_announcement(mac: MacAddr, ip: Ipv4Addr, form: ArpForm) -> Vec<u8> {
     frame
 }
 
+/// An ARP probe for `target` (RFC 5227: sender address 0.0.0.0), broadcast from `mac`. A
+/// Linux host that holds `target` answers it with a unicast reply and, since the sender is
+/// 0.0.0.0, learns no neighbour entry from it: probing a gateway leaves no trace there.
+pub fn arp_probe(mac: MacAddr, target: Ipv4Addr) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(60);
+    ethernet_header(&mut frame, MacAddr::BROADCAST, mac, ETHERTYPE_ARP);
+    frame.extend_from_slice(&1u16.to_be_bytes());
+    frame.extend_from_slice(&0x0800u16.to_be_bytes());
+    frame.push(6);
+    frame.push(4);
+    frame.extend_from_slice(&ARP_REQUEST.to_be_bytes());
+    frame.extend_from_slice(&mac.0);
+    frame.extend_from_slice(&Ipv4Addr::UNSPECIFIED.octets());
+    frame.extend_from_slice(&[0; 6]);
+    frame.extend_from_slice(&target.octets());
+    frame.resize(60, 0);
+    frame
+}
+
+/// The sender of an ARP reply frame (Ethernet, IPv4): `(sender IP, sender MAC)`. `None` for
+/// anything else or anything malformed; never panics, whatever the bytes.
+pub fn parse_arp_reply(frame: &[u8]) -> Option<(Ipv4Addr, MacAddr)> {
+    let arp = frame.get(14..42)?;
+    if frame.get(12..14)? != ETHERTYPE_ARP.to_be_bytes() {
+        return None;
+    }
+    let (htype, ptype, hlen, plen, op) = (
+        &arp[0..2],
+        &arp[2..4],
+        arp[4],
+        arp[5],
+        u16::from_be_bytes([arp[6], arp[7]]),
+    );
+    if htype != [0, 1] || ptype != [8, 0] || hlen != 6 || plen != 4 || op != ARP_REPLY {
+        return None;
+    }
+    let mac = MacAddr(arp[8..14].try_into().ok()?);
+    let ip = Ipv4Addr::from(<[u8; 4]>::try_from(&arp[14..18]).ok()?);
+    Some((ip, mac))
+}
+
 /// An unsolicited neighbour advertisement for `target` at `mac`, from `target` to all nodes
 /// (ff02::1), with the override flag and the target link-layer address option (RFC 4861 7.2.6).
 pub fn ipv6_unsolicited_na(mac: MacAddr, target: Ipv6Addr) -> Vec<u8> {
@@ -136,6 +177,36 @@ mod tests {
     use proptest::prelude::*;
 
     const MAC: MacAddr = MacAddr([0x02, 0x53, 0x53, 0x00, 0x00, 0x01]);
+
+    #[test]
+    fn an_arp_probe_asks_for_the_target_from_0_0_0_0() {
+        let target = Ipv4Addr::new(192, 168, 200, 1);
+        let frame = arp_probe(MAC, target);
+        assert_eq!(frame.len(), 60);
+        assert_eq!(&frame[28..32], &[0, 0, 0, 0]);
+        assert_eq!(&frame[38..42], &target.octets());
+        // A request is not a reply.
+        assert_eq!(parse_arp_reply(&frame), None);
+    }
+
+    #[test]
+    fn an_arp_reply_is_read_back_and_garbage_is_not() {
+        let ip = Ipv4Addr::new(192, 168, 200, 1);
+        let reply = arp_announcement(MAC, ip, ArpForm::Reply);
+        assert_eq!(parse_arp_reply(&reply), Some((ip, MAC)));
+        assert_eq!(parse_arp_reply(&reply[..41]), None);
+        assert_eq!(parse_arp_reply(&[]), None);
+        let mut wrong_type = reply.clone();
+        wrong_type[12] = 0x86;
+        assert_eq!(parse_arp_reply(&wrong_type), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_arp_reply_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)) {
+            let _ = parse_arp_reply(&bytes);
+        }
+    }
 
     #[test]
     fn gratuitous_request_layout() {

@@ -32,6 +32,8 @@ pub(crate) struct Link {
     pub index: u32,
     pub name: String,
     pub mac: Option<MacAddr>,
+    /// `IFF_LOWER_UP`: the link has carrier.
+    pub carrier: bool,
 }
 
 /// An address as the kernel reports it, with what marks it carries.

@@ -37,17 +37,21 @@ mod manager;
 mod messages;
 mod model;
 mod plan;
+mod reach;
 mod roles;
 mod sysctl;
 
 pub use error::{ApplyError, NetconfError};
-pub use frame::{ArpForm, MacAddr, arp_announcement, ipv6_unsolicited_na};
+pub use frame::{
+    ArpForm, MacAddr, arp_announcement, arp_probe, ipv6_unsolicited_na, parse_arp_reply,
+};
 pub use garp::GarpBurst;
 pub use manager::{Applied, Manager};
 pub use model::{
     CvipRoute, NatReturnPath, NetConfig, OwnedAddress, RouteSpec, RuleSpec, SysctlSetting, TableKey,
 };
 pub use plan::{Plan, Step};
+pub use reach::{GatewayProbe, LinkState, withdraw_addresses};
 pub use sysctl::{SysctlKey, ipvs_present};
 
 /// The protocol number that marks routes, rules and (where the kernel supports it) IPv6 addresses

@@ -256,7 +256,7 @@ impl Manager {
             .map(|a| a.address.ifname))
     }
 
-    async fn link(&self, ifname: &str) -> Result<Option<Link>, NetconfError> {
+    pub(crate) async fn link(&self, ifname: &str) -> Result<Option<Link>, NetconfError> {
         Ok(self
             .kernel
             .links()

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
-use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
+use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
@@ -42,6 +42,7 @@ pub(crate) fn parse_link(link: &LinkMessage) -> Link {
         index: link.header.index,
         name,
         mac,
+        carrier: link.header.flags.contains(LinkFlags::LowerUp),
     }
 }
 

@@ -22,6 +22,7 @@ fn links() -> Vec<Link> {
             index: u32::try_from(i).unwrap() + 1,
             name: (*n).to_string(),
             mac: None,
+            carrier: true,
         })
         .collect()
 }

@@ -17,9 +17,9 @@ pub mod types;
 
 pub use membership::{MembershipError, MembershipPlan, NodeRole, plan_membership};
 pub use node::{
-    ClusterMember, ClusterNode, MembershipChange, NodeConfig, StartError, Timing, handover_target,
-    standby_may_elect,
+    ClusterMember, ClusterNode, MembershipChange, NodeConfig, StartError, Timing, VoterView,
+    answer_pre_vote, handover_target, jitter, pre_vote_won, standby_may_elect,
 };
 pub use store::{AppliedState, Store, StoreError};
-pub use transport::{ElectNowError, Limits, WriteError, Written};
+pub use transport::{ElectNowError, Limits, PreVoteRefusal, WriteError, Written};
 pub use types::{App, NodeId, PeerNode, Raft, TypeConfig};

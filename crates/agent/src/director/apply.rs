@@ -94,6 +94,23 @@ impl Kernel {
         self.ipvs.is_some()
     }
 
+    /// The network state manager, for read-only checks (the external-link monitor).
+    pub fn net(&self) -> &Manager {
+        &self.net
+    }
+
+    /// Whether the fence guard was told of external addresses held.
+    pub fn holds_external(&self) -> bool {
+        self.guard.as_ref().is_some_and(|g| !g.held().is_empty())
+    }
+
+    /// Renews the fence guard's lease (see [`FenceGuard::renew`]).
+    pub fn renew_lease(&mut self, until: Option<std::time::Instant>) {
+        if let Some(guard) = &mut self.guard {
+            guard.renew(until);
+        }
+    }
+
     /// Brings the kernel to `want`. Addresses go first when giving up the director role (the
     /// fence), IPVS first when taking it (the table is ready before traffic arrives).
     pub async fn apply(&mut self, want: &NodeDesired, state: &ClusterState) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@ pub mod desired;
 pub mod fence;
 pub mod guard;
 pub mod health;
+pub mod link;
 mod tcp_check;
 
 use std::collections::BTreeSet;
@@ -53,6 +54,9 @@ pub struct DataPlane {
     pub state: watch::Receiver<Arc<AppliedState<ClusterState>>>,
     pub peers: PeerTable,
     pub status: watch::Sender<DataPlaneStatus>,
+    /// Whether this node could serve as director now (its external links), for the election
+    /// driver.
+    pub eligible: watch::Sender<bool>,
     pub stop: watch::Receiver<bool>,
 }
 
@@ -97,6 +101,8 @@ impl DataPlane {
         let mut last: Option<NodeDesired> = None;
         let mut next_resync = started;
         let mut announcer = Announcer::default();
+        let mut links = link::LinkMonitor::default();
+        let mut link_down = std::collections::BTreeMap::new();
         let tcp_check = tcp_check::TcpCheck::default();
         loop {
             let now = Instant::now();
@@ -126,11 +132,36 @@ impl DataPlane {
                 .collect();
             health.observe(reachable, now);
             let capable = state.config.director_nodes().contains(&node);
-            let role = match (capable, fence.may_hold(now)) {
+            let verdict = links.check(kernel.net(), state, node, now).await;
+            if verdict.down != link_down {
+                if verdict.healthy() {
+                    tracing::info!(
+                        node = node.0,
+                        "external links serve again: eligible to direct"
+                    );
+                } else {
+                    tracing::warn!(node = node.0, down = ?verdict.down, "external link cannot serve: not eligible to direct");
+                }
+                link_down.clone_from(&verdict.down);
+            }
+            self.eligible.send_if_modified(|e| {
+                let changed = *e != verdict.healthy();
+                *e = verdict.healthy();
+                changed
+            });
+            let role = match (capable, fence.may_hold(now) && verdict.healthy()) {
                 (true, true) => NodeRole::Director,
                 (true, false) => NodeRole::Standby,
                 (false, _) => NodeRole::RealServer,
             };
+            // The guard's lease: what the fence allows while directing; once not directing,
+            // anything still held must go now if the agent stalls before removing it.
+            let lease = match role {
+                NodeRole::Director => fence.expires_at(),
+                _ if kernel.holds_external() => Some(now),
+                _ => None,
+            };
+            kernel.renew_lease(lease);
             let registered: BTreeSet<NodeNum> = state.listeners.keys().map(|k| k.node).collect();
             let check = state.config.cvip_conf.health_check();
             // Only a node that keeps a table checks ports.
@@ -155,7 +186,7 @@ impl DataPlane {
             }
             if last.as_ref() != Some(&want) || now >= next_resync {
                 let result = apply_in_time(&mut kernel, &want, state).await;
-                self.publish(&want, &kernel, result.as_ref().err());
+                self.publish(&want, &kernel, result.as_ref().err(), &link_down);
                 match result {
                     Ok(()) => {
                         announcer.plan(&want.announced, fence.term(), now);
@@ -219,7 +250,13 @@ impl DataPlane {
         self.status.send_modify(|s| s.error = Some(error));
     }
 
-    fn publish(&self, want: &NodeDesired, kernel: &Kernel, error: Option<&anyhow::Error>) {
+    fn publish(
+        &self,
+        want: &NodeDesired,
+        kernel: &Kernel,
+        error: Option<&anyhow::Error>,
+        link_down: &std::collections::BTreeMap<String, String>,
+    ) {
         let status = DataPlaneStatus {
             role: match want.role {
                 NodeRole::Director => DataPlaneRole::Director,
@@ -230,6 +267,7 @@ impl DataPlane {
             external: want.announced.iter().map(|(addr, _)| *addr).collect(),
             services: want.ipvs.as_ref().map_or(0, |i| i.table.len()),
             error: error.map(|e| format!("{e:#}")),
+            link_down: link_down.clone(),
         };
         self.status.send_if_modified(|s| {
             let changed = *s != status;

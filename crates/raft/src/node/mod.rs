@@ -1,6 +1,7 @@
 //! A running cluster member: store, transport, Raft, bootstrap and membership upkeep in one.
 
-mod handover;
+mod campaign;
+mod election;
 mod roster;
 mod upkeep;
 
@@ -14,7 +15,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use handover::{handover_target, standby_may_elect};
+pub(crate) use campaign::Eligibility;
+pub use election::{
+    VoterView, answer_pre_vote, handover_target, jitter, pre_vote_won, standby_may_elect,
+};
 pub use roster::MembershipChange;
 pub(crate) use roster::Roster;
 
@@ -33,30 +37,32 @@ pub struct ClusterMember {
     pub addr: SocketAddr,
 }
 
-/// Raft timing. The defaults suit a LAN interconnect; tests shorten them.
+/// Raft timing. The defaults suit a LAN interconnect (chosen by measurement: see
+/// docs/BENCHMARKS.md, "Failover on the host").
 ///
-/// Failover takes about `election_max` plus one randomized election timeout: openraft's voters
-/// refuse a candidate until `election_max` has passed since the last heartbeat (the leader's
-/// lease), so the first candidate usually has to try twice. The defaults give 1-2 s. Voters that
-/// are not director-capable stand for election only after [`Timing::standby_after`].
+/// Failover takes about `election_max` plus a few round trips: openraft's voters refuse a
+/// candidate until `election_max` has passed since the last heartbeat (the leader lease), and
+/// a director asks for a pre-vote as soon as that lease has lapsed for it (see the election
+/// driver). Voters that are not director-capable stand only after [`Timing::standby_after`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timing {
     /// How often the leader heartbeats; also openraft's deadline for each append-entries RPC.
     pub heartbeat: Duration,
-    /// A follower waits a random time in `[election_min, election_max)` without a heartbeat
-    /// before it stands for election (if it may). A leader must release the CVIP sooner than
-    /// `election_min` after its last quorum acknowledgement.
+    /// The shortest time a node waits after standing before it stands again (a lost or split
+    /// vote). A leader must release the CVIP sooner than this after its last quorum
+    /// acknowledgement.
     pub election_min: Duration,
-    /// See `election_min`.
+    /// The leader lease: voters refuse any candidate until this long after they last heard
+    /// from their leader, and a director stands once it has heard nothing for this long.
     pub election_max: Duration,
 }
 
 impl Default for Timing {
     fn default() -> Self {
         Self {
-            heartbeat: Duration::from_millis(100),
-            election_min: Duration::from_millis(500),
-            election_max: Duration::from_millis(1000),
+            heartbeat: Duration::from_millis(30),
+            election_min: Duration::from_millis(150),
+            election_max: Duration::from_millis(200),
         }
     }
 }
@@ -67,14 +73,6 @@ impl Timing {
     /// its chance first. It then leads only as a caretaker, until a director has caught up.
     pub fn standby_after(&self) -> Duration {
         self.election_max * 3
-    }
-
-    /// How long a director-capable node listens for a leader after it starts before it may
-    /// stand for election: two `election_max`, long enough for a working leader's
-    /// append-entries to reach a node that comes back, and shorter than [`Self::standby_after`]
-    /// so a cluster that starts together still elects a director first.
-    pub fn returning_grace(&self) -> Duration {
-        self.election_max * 2
     }
 }
 
@@ -141,7 +139,8 @@ pub struct ClusterNode<A: App> {
     roster: watch::Sender<Arc<Roster>>,
     limits: Limits,
     upkeep: JoinHandle<()>,
-    handover: JoinHandle<()>,
+    campaign: JoinHandle<()>,
+    eligible: Eligibility,
     store_closed: StoreClosed,
 }
 
@@ -180,8 +179,8 @@ impl<A: App> ClusterNode<A> {
             heartbeat_interval: millis(config.timing.heartbeat),
             election_timeout_min: millis(config.timing.election_min),
             election_timeout_max: millis(config.timing.election_max),
-            // Nobody campaigns at start: a director first listens for a leader (see
-            // `handover`), the others only ever campaign as caretakers.
+            // openraft never campaigns by itself: the election driver (`campaign`) decides,
+            // after a pre-vote.
             enable_elect: false,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.snapshot_every),
             max_in_snapshot_log_to_keep: config.snapshot_every / 2,
@@ -193,6 +192,7 @@ impl<A: App> ClusterNode<A> {
         .map_err(|e| StartError::Config(e.to_string()))?;
 
         let network = Network::<A>::new(Arc::new(Peers::new(identity.clone(), config.limits)));
+        let eligible = Eligibility::default();
         let raft = Raft::<A>::new(
             config.node,
             Arc::new(raft_config),
@@ -210,6 +210,8 @@ impl<A: App> ClusterNode<A> {
                 raft.clone(),
                 config.limits,
                 roster.subscribe(),
+                eligible.clone(),
+                config.timing.election_max,
             )
                 .map_err(|source| StartError::Listen {
                     addr: config.listen,
@@ -241,12 +243,13 @@ impl<A: App> ClusterNode<A> {
 
         let upkeep = tokio::spawn(upkeep::run(config.node, raft.clone(), roster.subscribe()));
         // Every node runs it: a director may be made a plain voter by a later node list.
-        let handover = tokio::spawn(handover::run(
+        let campaign = tokio::spawn(campaign::run(
             config.node,
             raft.clone(),
             network.clone(),
             roster.subscribe(),
             config.timing,
+            eligible.clone(),
         ));
         Ok(Self {
             node: config.node,
@@ -257,7 +260,8 @@ impl<A: App> ClusterNode<A> {
             roster,
             limits: config.limits,
             upkeep,
-            handover,
+            campaign,
+            eligible,
             store_closed,
         })
     }
@@ -313,9 +317,6 @@ impl<A: App> ClusterNode<A> {
             if change.is_unchanged() {
                 return false;
             }
-            if let Some(elect) = change.may_elect {
-                self.raft.runtime_config().elect(elect);
-            }
             *current = Arc::new(next);
             true
         });
@@ -333,6 +334,17 @@ impl<A: App> ClusterNode<A> {
             "node list changed"
         );
         Ok(change)
+    }
+
+    /// Whether this node could serve as director now (its agent's view of its external link).
+    /// An ineligible director-capable node never stands for election and refuses a caretaker's
+    /// request to; while it leads it stands aside (see the election driver). Nodes start
+    /// eligible.
+    pub fn set_eligible(&self, eligible: bool) {
+        let was = self.eligible.set(eligible);
+        if was != eligible {
+            tracing::info!(node = self.node, eligible, "director eligibility changed");
+        }
     }
 
     /// Where the RPC server listens.
@@ -391,7 +403,7 @@ impl<A: App> ClusterNode<A> {
     /// Stops the RPC server, membership upkeep and Raft, releasing the store.
     pub async fn shutdown(mut self) {
         self.upkeep.abort();
-        self.handover.abort();
+        self.campaign.abort();
         if let Some(server) = self.server.take() {
             server.shutdown().await;
         }

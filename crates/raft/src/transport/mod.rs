@@ -17,7 +17,7 @@ pub(crate) use client::Peers;
 pub use network::{Network, PeerClient};
 pub use server::RpcServer;
 pub(crate) use server::write_locally;
-pub use wire::{ElectNowError, Frame, Reply, Request, WriteError, Written};
+pub use wire::{ElectNowError, Frame, PreVoteRefusal, Reply, Request, WriteError, Written};
 
 /// Limits and timeouts of the transport.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,8 +16,8 @@ use openraft::raft::{
 use openraft::{AnyError, RPCTypes, RaftNetwork, RaftNetworkFactory};
 
 use super::client::{CallError, Channel, PeerConnection, Peers};
-use super::wire::{ElectNowError, Reply, Request, WriteError, Written};
-use crate::types::{App, NodeId, PeerNode, TypeConfig};
+use super::wire::{ElectNowError, PreVoteRefusal, Reply, Request, WriteError, Written};
+use crate::types::{App, LogId, NodeId, PeerNode, TypeConfig};
 
 type RpcResult<T, E = RaftError<NodeId>> = Result<T, RPCError<NodeId, PeerNode, E>>;
 
@@ -95,6 +95,30 @@ impl<A: App> Network<A> {
         let conn = self.peers.connection(target, node.addr, Channel::Control);
         match conn.call(&Request::<A>::ElectNow, timeout).await? {
             Reply::ElectNow(result) => Ok(result),
+            other => Err(CallError::Network {
+                node: target,
+                reason: format!("unexpected reply {}", other.kind()),
+            }),
+        }
+    }
+}
+
+impl<A: App> Network<A> {
+    /// Asks voter `target` for a pre-vote (see [`Request::PreVote`]). The outer error is the
+    /// transport's, the inner one the voter's refusal.
+    pub(crate) async fn ask_pre_vote(
+        &self,
+        target: NodeId,
+        node: &PeerNode,
+        last_log_id: Option<LogId>,
+        timeout: Duration,
+    ) -> Result<Result<(), PreVoteRefusal>, CallError> {
+        let conn = self.peers.connection(target, node.addr, Channel::Control);
+        match conn
+            .call(&Request::<A>::PreVote { last_log_id }, timeout)
+            .await?
+        {
+            Reply::PreVote(result) => Ok(result),
             other => Err(CallError::Network {
                 node: target,
                 reason: format!("unexpected reply {}", other.kind()),

@@ -3,6 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use openraft::error::{ClientWriteError, RaftError};
 use tokio::net::{TcpListener, TcpStream};
@@ -14,10 +15,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::Limits;
 use super::wire::{
-    ElectNowError, Frame, FrameError, FramedStream, Reply, Request, WriteError, Written, close,
-    framed, recv, send,
+    ElectNowError, Frame, FrameError, FramedStream, PreVoteRefusal, Reply, Request, WriteError,
+    Written, close, framed, recv, send,
 };
-use crate::node::Roster;
+use crate::node::{Eligibility, Roster, VoterView, answer_pre_vote};
 use crate::tls::{NodeIdentity, certificate_names_node};
 use crate::types::{App, NodeId, Raft};
 
@@ -28,11 +29,14 @@ pub struct RpcServer {
     task: Option<JoinHandle<()>>,
 }
 
-/// What requests are served from: the local Raft, and the node list in force (whether this node
-/// may direct decides whether it answers a caretaker's `ElectNow`).
+/// What requests are served from: the local Raft, the node list in force and the agent's
+/// eligibility (whether this node may direct now decides whether it answers a caretaker's
+/// `ElectNow`), and the leader lease pre-votes are judged by.
 struct Local<A: App> {
     raft: Raft<A>,
     roster: watch::Receiver<Arc<Roster>>,
+    eligible: Eligibility,
+    lease: Duration,
 }
 
 impl<A: App> Clone for Local<A> {
@@ -40,6 +44,8 @@ impl<A: App> Clone for Local<A> {
         Self {
             raft: self.raft.clone(),
             roster: self.roster.clone(),
+            eligible: self.eligible.clone(),
+            lease: self.lease,
         }
     }
 }
@@ -52,13 +58,20 @@ impl RpcServer {
         raft: Raft<A>,
         limits: Limits,
         roster: watch::Receiver<Arc<Roster>>,
+        eligible: Eligibility,
+        lease: Duration,
     ) -> io::Result<Self> {
         let local_addr = listener.local_addr()?;
         let cancel = CancellationToken::new();
         let task = tokio::spawn(accept_loop(
             listener,
             identity,
-            Local { raft, roster },
+            Local {
+                raft,
+                roster,
+                eligible,
+                lease,
+            },
             limits,
             cancel.clone(),
         ));
@@ -252,7 +265,44 @@ async fn handle<A: App>(
             Reply::ClientWrite(write_locally(raft, command, limits).await)
         }
         Request::ElectNow => Reply::ElectNow(elect_now(local, peer).await),
+        Request::PreVote { last_log_id } => Reply::PreVote(pre_vote(local, last_log_id).await),
     }
+}
+
+/// Answers a pre-vote from this node's Raft state; changes nothing.
+async fn pre_vote<A: App>(
+    local: &Local<A>,
+    candidate_log: Option<crate::types::LogId>,
+) -> Result<(), PreVoteRefusal> {
+    let (me, leader, leading, ack) = {
+        let m = local.raft.metrics();
+        let m = m.borrow();
+        (
+            m.id,
+            m.current_leader,
+            m.state == openraft::ServerState::Leader,
+            m.millis_since_quorum_ack,
+        )
+    };
+    let heard = local
+        .raft
+        .with_raft_state(|s| {
+            s.vote_last_modified()
+                .filter(|_| s.vote_ref().is_committed())
+                .map(|at| at.elapsed())
+        })
+        .await
+        .map_err(|e| PreVoteRefusal::Raft(e.to_string()))?;
+    let last_log_id = local.raft.data_metrics().borrow().last_log;
+    let view = VoterView {
+        me,
+        leader,
+        leading_ack_ago: ack.map(Duration::from_millis),
+        leading,
+        heard_leader_ago: heard,
+        last_log_id,
+    };
+    answer_pre_vote(&view, candidate_log, local.lease)
 }
 
 /// Starts an election at a caretaker leader's request, if this node may lead and `from` is the
@@ -267,6 +317,9 @@ async fn elect_now<A: App>(local: &Local<A>, from: NodeId) -> Result<(), ElectNo
     let may_elect = local.roster.borrow().plan.may_elect(me);
     if !may_elect {
         return Err(ElectNowError::NotElectable { node: me });
+    }
+    if !local.eligible.get() {
+        return Err(ElectNowError::Ineligible { node: me });
     }
     let leader = raft.metrics().borrow().current_leader;
     if leader != Some(from) {

@@ -40,6 +40,13 @@ pub enum Request<A: App> {
     /// From a leader that may not direct (a caretaker): "your log matches mine, stand for
     /// election now", so leadership passes to a director-capable node.
     ElectNow,
+    /// "Would you vote for me if I stood now?" Asked before a node campaigns, so a node that
+    /// cannot win (cut off, behind, or the leader is alive) never raises its term and deposes
+    /// a working leader. Changes nothing on the asked node.
+    PreVote {
+        /// The asking node's last log id.
+        last_log_id: Option<LogId>,
+    },
 }
 
 /// A frame body from the server, answering the request with the same frame id.
@@ -58,6 +65,7 @@ pub enum Reply<A: App> {
     ),
     ClientWrite(Result<Written<A::Response>, WriteError>),
     ElectNow(Result<(), ElectNowError>),
+    PreVote(Result<(), PreVoteRefusal>),
 }
 
 impl<A: App> Reply<A> {
@@ -71,6 +79,7 @@ impl<A: App> Reply<A> {
             Reply::InstallSnapshot(_) => "InstallSnapshot",
             Reply::ClientWrite(_) => "ClientWrite",
             Reply::ElectNow(_) => "ElectNow",
+            Reply::PreVote(_) => "PreVote",
         }
     }
 }
@@ -112,6 +121,9 @@ pub enum ElectNowError {
     /// Only director-capable nodes stand for election on request.
     #[error("node {node} is not director-capable and does not stand for election on request")]
     NotElectable { node: NodeId },
+    /// The node's agent said it cannot serve as director now (e.g. its external link is down).
+    #[error("node {node} cannot serve as director now (its agent stood it down)")]
+    Ineligible { node: NodeId },
     /// Only the leader this node follows may hand leadership over.
     #[error("node {from} asked for an election but this node follows {}", leader.map_or("no known leader".to_string(), |n| format!("node {n}")))]
     NotFromLeader {
@@ -119,6 +131,27 @@ pub enum ElectNowError {
         leader: Option<NodeId>,
     },
     /// Raft stopped on this node.
+    #[error("raft failed: {0}")]
+    Raft(String),
+}
+
+/// Why a voter would not vote for the asking node now (see [`Request::PreVote`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum PreVoteRefusal {
+    /// The voter heard from an elected leader within the leader lease.
+    #[error("heard from leader node {leader} {heard_ms_ago} ms ago (lease {lease_ms} ms)")]
+    LeaderAlive {
+        leader: NodeId,
+        heard_ms_ago: u64,
+        lease_ms: u64,
+    },
+    /// The voter is the leader and a quorum acknowledged it within the lease.
+    #[error("node {leader} leads with a quorum acknowledgement {ack_ms_ago} ms old")]
+    Leading { leader: NodeId, ack_ms_ago: u64 },
+    /// The voter's log is ahead of the candidate's (Raft's up-to-date rule).
+    #[error("the voter's log ({voter}) is ahead of the candidate's ({candidate})")]
+    LogBehind { voter: String, candidate: String },
+    /// Raft stopped on the voter.
     #[error("raft failed: {0}")]
     Raft(String),
 }
