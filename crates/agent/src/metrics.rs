@@ -121,6 +121,19 @@ pub fn render(agent: &Agent) -> String {
             ms,
         );
     }
+    gauge(
+        &mut out,
+        "ssinet_director_holds_cvip",
+        "1 when this node's data plane holds CVIPs on its external interfaces (it directs).",
+        u8::from(!status.data_plane.external.is_empty()),
+    );
+    gauge(
+        &mut out,
+        "ssinet_external_links_down",
+        "External interfaces this director-capable node judges unable to serve (no carrier, or \
+         the gateway does not answer ARP); while above 0 it neither claims nor stands for election.",
+        status.data_plane.link_down.len(),
+    );
     agent
         .write_latency
         .lock()

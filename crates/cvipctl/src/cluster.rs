@@ -66,7 +66,14 @@ fn render_status(report: &StatusReport) -> String {
     if let Some(ms) = report.millis_since_quorum_ack {
         out.push_str(&format!(", last quorum acknowledgement {ms} ms ago"));
     }
-    out.push_str("\n\n");
+    out.push('\n');
+    for (ifname, why) in &report.data_plane.link_down {
+        out.push_str(&format!(
+            "External link {ifname} cannot serve: {why}; this node neither claims the CVIPs nor \
+             stands for election until it can (check the cable, the switch port and the gateway)\n"
+        ));
+    }
+    out.push('\n');
     let mut table = Table::new(&["NODE", "IP", "ROLE", "DIRECTOR", "VOTER", "REACHABLE"]);
     for node in &report.nodes {
         table.row(vec![

@@ -31,7 +31,7 @@ pub enum Command {
     },
     /// Run a command inside a lab namespace (through `ip netns exec`).
     Exec {
-        /// A node number, `client` or `switch`.
+        /// A node number, `client`, `gateway` or `switch`.
         target: String,
         #[command(flatten)]
         lab: LabArg,
@@ -237,12 +237,18 @@ fn topology(name: &str, lab: &Lab) -> String {
         );
     }
     out!(
-        "{:<7} {:<22} {:<20} {:<22} client, gateway {}",
+        "{:<7} {:<22} {:<20} {:<22} client",
         "client",
         lab.client().name(),
         "-",
         format!("{} {}/{len}", addressing::CLIENT_IF, lab.client_ip()),
-        lab.gateway()
+    );
+    out!(
+        "{:<7} {:<22} {:<20} {:<22} the nodes' default gateway (answers ARP and ping, no forwarding)",
+        "gateway",
+        lab.gateway_netns().name(),
+        "-",
+        format!("{} {}/{len}", addressing::GATEWAY_IF, lab.gateway()),
     );
     out!(
         "{:<7} {:<22} {:<20} {:<22} bridges",
@@ -292,7 +298,7 @@ fn status_text(lab: &LabStatus) -> String {
     out!("lab {}: {health}  ({})", lab.name, lab.dir);
     if !lab.nodes.is_empty() {
         out!(
-            "  {:<6} {:<22} {:<14} {:<16} {:<6} {:<10} ROLE",
+            "  {:<7} {:<22} {:<14} {:<16} {:<6} {:<10} ROLE",
             "NODE",
             "NAMESPACE",
             "INTERCONNECT",
@@ -303,7 +309,7 @@ fn status_text(lab: &LabStatus) -> String {
     }
     for node in &lab.nodes {
         out!(
-            "  {:<6} {:<22} {:<14} {:<16} {:<6} {:<10} {}",
+            "  {:<7} {:<22} {:<14} {:<16} {:<6} {:<10} {}",
             node.node,
             node.namespace,
             node.interconnect_ip,
@@ -315,6 +321,18 @@ fn status_text(lab: &LabStatus) -> String {
             } else {
                 "real server"
             },
+        );
+    }
+    for endpoint in &lab.endpoints {
+        out!(
+            "  {:<7} {:<22} {:<14} {:<16} {:<6} {:<10} {}",
+            endpoint.role,
+            endpoint.namespace,
+            "-",
+            endpoint.ip,
+            if endpoint.link_up { "up" } else { "DOWN" },
+            if endpoint.attached { "attached" } else { "CUT" },
+            endpoint.role,
         );
     }
     for problem in &lab.problems {
@@ -372,15 +390,16 @@ fn pick_lab(arg: LabArg) -> anyhow::Result<String> {
     })
 }
 
-/// The namespace `target` (a node number, `client` or `switch`) names in a lab. Works from the
-/// record alone, so it still reaches the rest of a lab that lost a namespace.
+/// The namespace `target` (a node number, `client`, `gateway` or `switch`) names in a lab. Works
+/// from the record alone, so it still reaches the rest of a lab that lost a namespace.
 fn target_namespace(record: &records::LabRecord, target: &str) -> anyhow::Result<String> {
     let suffix = match target {
         "client" => "client".to_owned(),
+        "gateway" => "gw".to_owned(),
         "switch" => "sw".to_owned(),
         number => {
             let number: u8 = number.parse().with_context(|| {
-                format!("{number:?} is not a node number, `client` or `switch`")
+                format!("{number:?} is not a node number, `client`, `gateway` or `switch`")
             })?;
             if !(1..=record.spec.nodes).contains(&number) {
                 bail!(

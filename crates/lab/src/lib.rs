@@ -1,7 +1,8 @@
 //! The lab: throwaway clusters for ssinet's tests, benchmarks and demo.
 //!
 //! - [`netns`]: an N-node cluster built from network namespaces on this machine (a switch
-//!   namespace with the bridges, one namespace per node, a client namespace).
+//!   namespace with the bridges, one namespace per node, a client namespace, a gateway
+//!   namespace), and the faults a test puts on a node's links.
 //! - [`cluster`]: one real `ssinetd` per node of a namespace lab, and what a user checks on it.
 //! - [`probe`]: clients that measure what a user of the CVIP sees (failover gaps, spread).
 //! - [`demo`]: `ssinet-lab demo`, the tour of a cluster a newcomer runs first.

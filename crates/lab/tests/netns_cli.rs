@@ -76,7 +76,11 @@ fn up_status_exec_partition_down_round_trip_leaves_nothing() {
             "{expected:?} missing from:\n{table}"
         );
     }
-    assert_eq!(namespaces_of(&name).len(), 5);
+    assert_eq!(
+        namespaces_of(&name).len(),
+        6,
+        "switch, client, gateway, 3 nodes"
+    );
     let dir = Path::new("/run/ssinet-lab").join(&name);
     assert!(
         dir.join("clustertab").exists()
@@ -100,6 +104,23 @@ fn up_status_exec_partition_down_round_trip_leaves_nothing() {
         .clone();
     assert_eq!(ours["healthy"], true, "{ours}");
     assert_eq!(ours["nodes"].as_array().unwrap().len(), 3);
+    let endpoints = ours["endpoints"].as_array().unwrap();
+    assert_eq!(endpoints.len(), 2, "client and gateway: {ours}");
+    assert!(
+        endpoints
+            .iter()
+            .all(|e| e["link_up"] == true && e["attached"] == true),
+        "{ours}"
+    );
+    let text = ok(&["status"]);
+    assert!(
+        text.contains(&format!("ssl-{name}-gw")) && text.contains("192.168.200.1"),
+        "{text}"
+    );
+    let gateway = ok(&[
+        "exec", "gateway", "--lab", &name, "--", "ip", "-br", "addr", "show", "eth0",
+    ]);
+    assert!(gateway.contains("192.168.200.1/24"), "{gateway}");
 
     let addresses = ok(&[
         "exec", "2", "--lab", &name, "--", "ip", "-br", "addr", "show", "eth0",

@@ -57,7 +57,7 @@ fn host_links() -> String {
 
 fn assert_host_has_no_lab_links() {
     let links = host_links();
-    for name in ["br-ic", "br-ex", "n1ic", "n1ex", "n2ic", "client@"] {
+    for name in ["br-ic", "br-ex", "n1ic", "n1ex", "n2ic", "client@", "gw@"] {
         assert!(
             !links.contains(&format!(": {name}")),
             "host has {name}: {links}"
@@ -114,7 +114,8 @@ fn the_client_reaches_every_external_address_and_nodes_reach_the_gateway() {
             node.number()
         );
     }
-    let gateway = listen(lab.client());
+    // The gateway is a namespace of its own (the client is only a client).
+    let gateway = listen(lab.gateway_netns());
     for node in lab.nodes() {
         assert!(
             reaches(node.netns(), lab.gateway()),
@@ -260,7 +261,11 @@ fn config_files_describe_the_topology() {
 fn nothing_is_left_after_drop() {
     let lab = Lab::up(LabSpec::default()).unwrap();
     let names = lab.namespace_names();
-    assert_eq!(leftovers(&names).len(), 5, "switch, client, 3 nodes");
+    assert_eq!(
+        leftovers(&names).len(),
+        6,
+        "switch, client, gateway, 3 nodes"
+    );
     let mut sleeper = lab.node(3).netns().command("sleep");
     sleeper.arg("60");
     let mut sleeper = lab.node(3).netns().spawn(sleeper).unwrap();

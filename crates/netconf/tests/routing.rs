@@ -48,7 +48,7 @@ fn each_cvip_leaves_through_its_own_gateway_even_on_a_shared_subnet() {
         .unwrap();
     router2.link_up("eth0").unwrap();
     router2.add_address("eth0", "192.168.200.3/24").unwrap();
-    let via_client = far_listener(lab.client());
+    let via_gateway = far_listener(lab.gateway_netns());
     let via_router2 = far_listener(&router2);
 
     let director = lab.node(1).netns();
@@ -83,7 +83,7 @@ fn each_cvip_leaves_through_its_own_gateway_even_on_a_shared_subnet() {
     let to = format!("{FAR}:9999");
     send_udp(director, cvip_a, &to, "from-a", 3);
     send_udp(director, cvip_b, &to, "from-b", 3);
-    // The node's own address follows the main table's default route (the client).
+    // The node's own address follows the main table's default route (the gateway).
     send_udp(
         director,
         IpAddr::V4(addressing::external_ip(1)),
@@ -92,14 +92,17 @@ fn each_cvip_leaves_through_its_own_gateway_even_on_a_shared_subnet() {
         3,
     );
 
-    let at_client = received(&via_client);
+    let at_gateway = received(&via_gateway);
     let at_router2 = received(&via_router2);
-    assert!(at_client.contains(&"from-a".to_string()), "{at_client:?}");
+    assert!(at_gateway.contains(&"from-a".to_string()), "{at_gateway:?}");
     assert!(
-        at_client.contains(&"from-node".to_string()),
-        "{at_client:?}"
+        at_gateway.contains(&"from-node".to_string()),
+        "{at_gateway:?}"
     );
-    assert!(!at_client.contains(&"from-b".to_string()), "{at_client:?}");
+    assert!(
+        !at_gateway.contains(&"from-b".to_string()),
+        "{at_gateway:?}"
+    );
     assert!(
         at_router2.iter().all(|p| p == "from-b") && !at_router2.is_empty(),
         "{at_router2:?}"
@@ -118,7 +121,7 @@ fn nat_replies_go_back_through_the_floating_internal_gateway() {
     let (director, real) = (lab.node(1).netns(), lab.node(2).netns());
     let internal_gw = IpAddr::V4(addressing::INTERNAL_GATEWAY);
     let via_director = far_listener(director);
-    let via_client = far_listener(lab.client());
+    let via_gateway = far_listener(lab.gateway_netns());
 
     // The director holds the internal gateway and forwards.
     let on_director = NetConfig {
@@ -152,7 +155,7 @@ fn nat_replies_go_back_through_the_floating_internal_gateway() {
 
     let to = format!("{FAR}:9999");
     send_udp(real, rip, &to, "reply", 3);
-    // The node's other traffic keeps its own routes (main's default via the client).
+    // The node's other traffic keeps its own routes (main's default via the gateway).
     send_udp(
         real,
         IpAddr::V4(addressing::external_ip(2)),
@@ -161,14 +164,14 @@ fn nat_replies_go_back_through_the_floating_internal_gateway() {
         3,
     );
     let at_director = received(&via_director);
-    let at_client = received(&via_client);
+    let at_gateway = received(&via_gateway);
     assert!(
         at_director.iter().all(|p| p == "reply") && !at_director.is_empty(),
         "{at_director:?}"
     );
     assert!(
-        at_client.iter().all(|p| p == "other") && !at_client.is_empty(),
-        "{at_client:?}"
+        at_gateway.iter().all(|p| p == "other") && !at_gateway.is_empty(),
+        "{at_gateway:?}"
     );
 
     // Interconnect neighbours are still reached directly, not through the gateway.

@@ -143,6 +143,15 @@ impl Kernel {
     }
 
     async fn apply_net(&mut self, want: &NodeDesired) -> anyhow::Result<()> {
+        // Checked again right before the kernel call: a pass computed before the agent was
+        // frozen must not claim on resume after its fence ran out (the guard would withdraw
+        // it, but a moment of two owners and a stray gratuitous ARP would have been seen).
+        if want.role == NodeRole::Director
+            && let Some(until) = self.guard.as_ref().and_then(FenceGuard::lease)
+            && std::time::Instant::now() >= until
+        {
+            anyhow::bail!("the fence expired before the CVIPs could be claimed; not claiming");
+        }
         let held: Vec<(IpAddr, String)> = want.announced.clone();
         if let Some(guard) = &mut self.guard {
             // Before the kernel has them: a crash right after the change is still covered.

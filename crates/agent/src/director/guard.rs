@@ -97,6 +97,11 @@ impl FenceGuard {
         &self.held
     }
 
+    /// The lease last sent.
+    pub fn lease(&self) -> Option<Instant> {
+        self.until
+    }
+
     /// Tells the guard what is held, keeping the lease.
     pub fn tell(&mut self, held: &[(IpAddr, String)]) {
         if self.held == held {

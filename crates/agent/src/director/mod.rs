@@ -83,20 +83,20 @@ impl DataPlane {
 
     async fn run(mut self) {
         let node = self.node;
+        let mut fence = Fence::new(self.release, Instant::now());
         let mut kernel = loop {
             match Kernel::open(&self.data_dir, self.own_ip).await {
                 Ok(kernel) => break kernel,
                 Err(e) => {
                     self.report_error(format!("{e:#}"));
                     tracing::warn!(node = node.0, error = %format!("{e:#}"), "data plane cannot start; retrying");
-                    if self.sleep_or_stop(Duration::from_secs(1)).await {
+                    if self.sleep_or_stop(Duration::from_secs(1), &mut fence).await {
                         return;
                     }
                 }
             }
         };
         let started = Instant::now();
-        let mut fence = Fence::new(self.release, started);
         let mut health = Health::default();
         let mut last: Option<NodeDesired> = None;
         let mut next_resync = started;
@@ -104,9 +104,13 @@ impl DataPlane {
         let mut links = link::LinkMonitor::default();
         let mut link_down = std::collections::BTreeMap::new();
         let tcp_check = tcp_check::TcpCheck::default();
+        fence.observe(LeaderView::of(&self.metrics.borrow_and_update()), started);
         loop {
             let now = Instant::now();
-            {
+            // Only a new publication moves the fence's clock: openraft publishes on every
+            // event (a leader's with each acknowledgement), so metrics that stop changing mean
+            // a stalled or frozen Raft core, and the fence ages them until it releases.
+            if self.metrics.has_changed().unwrap_or(false) {
                 let m = self.metrics.borrow_and_update();
                 fence.observe(LeaderView::of(&m), now);
             }
@@ -117,7 +121,7 @@ impl DataPlane {
             let state = &applied.state;
             if state.is_empty() {
                 // Nothing replicated yet: leave the kernel as it is (a restart adopts it).
-                if self.sleep_or_stop(TICK).await {
+                if self.sleep_or_stop(TICK, &mut fence).await {
                     break;
                 }
                 continue;
@@ -205,7 +209,7 @@ impl DataPlane {
             if let Some(expiry) = fence.expires_at() {
                 wake = wake.min(expiry.saturating_duration_since(Instant::now()));
             }
-            if self.sleep_or_stop(wake).await {
+            if self.sleep_or_stop(wake, &mut fence).await {
                 break;
             }
         }
@@ -235,11 +239,17 @@ impl DataPlane {
         kernel.close();
     }
 
-    /// Sleeps `d` or until metrics, state or stop change; true when asked to stop.
-    async fn sleep_or_stop(&mut self, d: Duration) -> bool {
+    /// Sleeps `d` or until metrics, state or stop change; true when asked to stop. Metrics that
+    /// woke it are given to the fence here: `changed()` marks them seen, so the loop's own
+    /// `has_changed()` would miss them and the fence would age a healthy leader's view.
+    async fn sleep_or_stop(&mut self, d: Duration, fence: &mut Fence) -> bool {
         tokio::select! {
             () = tokio::time::sleep(d) => {}
-            _ = self.metrics.changed() => {}
+            r = self.metrics.changed() => {
+                if r.is_ok() {
+                    fence.observe(LeaderView::of(&self.metrics.borrow_and_update()), Instant::now());
+                }
+            }
             _ = self.state.changed() => {}
             _ = self.stop.changed() => {}
         }

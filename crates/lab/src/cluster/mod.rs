@@ -11,6 +11,9 @@
 //! let holders = cluster.cvip_holders()?;      // nodes with the CVIP on eth1 (`ip -j addr`)
 //! let out = cluster.cvipctl(3, &["status"])?; // cvipctl against node 3's admin socket
 //! cluster.kill(leader)?;                      // SIGKILL: a crash
+//! cluster.start_node(leader)?;                // and back
+//! cluster.freeze(leader)?;                    // SIGSTOP: hung, but alive
+//! cluster.thaw(leader)?;                      // SIGCONT
 //! # let _ = (holders, out); Ok(()) }
 //! ```
 //!
@@ -22,6 +25,9 @@
 //!
 //! Everything here blocks (no async runtime); the admin client is plain HTTP/1.1 over the unix
 //! socket ([`admin`]).
+//!
+//! [`ownership`] watches who holds an address, every 10 ms from inside each node, for tests and
+//! benchmarks that must prove no two nodes ever held the CVIP at once.
 
 pub mod admin;
 pub mod agents;
@@ -30,6 +36,7 @@ mod cvipctl;
 mod error;
 pub mod ipvsadm;
 mod observe;
+pub mod ownership;
 pub mod responder;
 
 pub use admin::Answer;
@@ -37,6 +44,7 @@ pub use binaries::{Binaries, preload_library};
 pub use error::{ClusterError, Result};
 pub use ipvsadm::{IpvsDestination, IpvsService, ipvs_table, proc_ip_vs};
 pub use observe::{Address, cvip_addresses, cvip_holders};
+pub use ownership::{OwnershipSampler, OwnershipSummary, Sample, summarize};
 
 use crate::netns::{Lab, LabSpec, NetnsChild};
 use error::io_error;
@@ -206,6 +214,38 @@ impl Cluster {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The PID of node `node`'s agent, while this cluster runs one there (not its fence-guard
+    /// child). For faults the harness has no method for; signal only this PID, never by name.
+    pub fn pid(&self, node: u8) -> Option<u32> {
+        self.agents.get(&node).map(NetnsChild::pid)
+    }
+
+    /// SIGSTOPs node `node`'s agent: a process that still exists, keeps its sockets, its pipe to
+    /// its fence guard and every address it added, but does nothing (a hung or swapped-out
+    /// agent, a VM paused by its host). Unlike [`Cluster::kill`] nothing notices a closed pipe
+    /// or socket. The agent stays in [`Cluster::agents`]; [`Cluster::thaw`] resumes it, and
+    /// dropping the cluster still kills it (SIGKILL ends a stopped process too).
+    pub fn freeze(&self, node: u8) -> Result<()> {
+        self.signal_agent(node, Signal::SIGSTOP)
+    }
+
+    /// SIGCONTs node `node`'s agent after [`Cluster::freeze`].
+    pub fn thaw(&self, node: u8) -> Result<()> {
+        self.signal_agent(node, Signal::SIGCONT)
+    }
+
+    fn signal_agent(&self, node: u8, signal: Signal) -> Result<()> {
+        self.check_node(node)?;
+        let agent = self.agents.get(&node).ok_or_else(|| ClusterError::Node {
+            node,
+            reason: "its agent is not running".into(),
+        })?;
+        agent.signal(signal).map_err(|errno| ClusterError::Node {
+            node,
+            reason: format!("cannot send {signal} to its agent: {errno}"),
+        })
     }
 
     /// The nodes whose agents run.

@@ -76,12 +76,36 @@ pub(crate) fn carrier(ifname: &str) -> io::Result<bool> {
 
 /// Sets `IFF_UP` on an interface.
 pub(crate) fn set_up(ifname: &str) -> io::Result<()> {
+    set_admin(ifname, true)
+}
+
+/// Clears `IFF_UP` on an interface. On one end of a veth pair this also takes the carrier
+/// away from the other end (which stays administratively up): a pulled cable as the far side
+/// sees it.
+pub(crate) fn set_down(ifname: &str) -> io::Result<()> {
+    set_admin(ifname, false)
+}
+
+fn set_admin(ifname: &str, up: bool) -> io::Result<()> {
     let socket = control_socket()?;
     let mut ifr = request(ifname)?;
     ioctl(&socket, libc::SIOCGIFFLAGS, &mut ifr)?;
     // SAFETY: SIOCGIFFLAGS filled the flags member of the union; we update it in place.
-    unsafe { ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    unsafe {
+        if up {
+            ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        } else {
+            ifr.ifr_ifru.ifru_flags &= !(libc::IFF_UP as libc::c_short);
+        }
+    }
     ioctl(&socket, libc::SIOCSIFFLAGS, &mut ifr)
+}
+
+/// The interface's index (what netlink messages name it by).
+pub(crate) fn index(ifname: &str) -> io::Result<u32> {
+    let socket = control_socket()?;
+    let index = ifindex(&socket, ifname)?;
+    u32::try_from(index).map_err(|_| io::Error::other(format!("{ifname} has index {index}")))
 }
 
 fn ifindex(socket: &OwnedFd, ifname: &str) -> io::Result<libc::c_int> {

@@ -1,4 +1,5 @@
-//! [`Lab`]: an N-node cluster of namespaces, its switch, its client and its config files.
+//! [`Lab`]: an N-node cluster of namespaces, its switch, its client, its gateway and its config
+//! files; and the faults a test puts on a node's links.
 use super::error::{NetnsError, Result, io_error};
 use super::ioctl;
 use super::names;
@@ -26,6 +27,7 @@ impl Segment {
         }
     }
 
+    /// The node's veth end in the switch namespace (`n<N>ic`, `n<N>ex`).
     fn port(self, node: u8) -> String {
         match self {
             Segment::Interconnect => addressing::interconnect_port(node),
@@ -89,9 +91,11 @@ impl Node {
 /// and its config directory, unless it is a persistent lab ([`Lab::up_persistent`]).
 #[derive(Debug)]
 pub struct Lab {
-    // Field order is drop order: nodes and client before the switch that holds their peers.
+    // Field order is drop order: nodes, client and gateway before the switch that holds their
+    // peers.
     nodes: Vec<Node>,
     client: Netns,
+    gateway: Netns,
     switch: Netns,
     spec: LabSpec,
     prefix: String,
@@ -118,6 +122,7 @@ impl Lab {
         spec.validate()?;
         let switch = Netns::create(format!("{prefix}sw"))?;
         let client = Netns::create(format!("{prefix}client"))?;
+        let gateway = Netns::create(format!("{prefix}gw"))?;
         let mut nodes = Vec::with_capacity(usize::from(spec.nodes));
         for number in 1..=spec.nodes {
             let netns = Netns::create(format!("{prefix}n{number}"))?;
@@ -130,6 +135,7 @@ impl Lab {
         let lab = Lab {
             nodes,
             client,
+            gateway,
             switch,
             spec,
             prefix,
@@ -154,9 +160,17 @@ impl Lab {
         &self.nodes
     }
 
-    /// The client namespace: 192.168.200.2 (and the gateway 192.168.200.1) on its `eth0`.
+    /// The client namespace: 192.168.200.2 on its `eth0`, on the external bridge.
     pub fn client(&self) -> &Netns {
         &self.client
+    }
+
+    /// The gateway namespace: 192.168.200.1 on its `eth0`, on the external bridge. It answers
+    /// ARP and ping and forwards nothing. It is a namespace of its own, not the client's, so that
+    /// what a node's external-link check sees (can I still reach my gateway?) and what the client
+    /// sees (does the CVIP answer?) are two separate witnesses.
+    pub fn gateway_netns(&self) -> &Netns {
+        &self.gateway
     }
 
     /// The switch namespace, holding `br-ic`, `br-ex` and every node's ports.
@@ -183,7 +197,7 @@ impl Lab {
         addressing::CVIP
     }
 
-    /// 192.168.200.1: the nodes' default gateway, held by the client namespace.
+    /// 192.168.200.1: the nodes' default gateway, held by [`Lab::gateway_netns`].
     pub fn gateway(&self) -> Ipv4Addr {
         addressing::GATEWAY
     }
@@ -217,18 +231,56 @@ impl Lab {
 
     /// Cuts only some of node `number`'s links (e.g. just the interconnect).
     pub fn cut(&self, number: u8, segments: &[Segment]) -> Result<()> {
-        self.set_ports(number, segments, ioctl::bridge_detach)
+        self.set_ports(
+            number,
+            segments,
+            "detach from its bridge the switch port",
+            ioctl::bridge_detach,
+        )
     }
 
     /// Reconnects some of node `number`'s links.
     pub fn reconnect(&self, number: u8, segments: &[Segment]) -> Result<()> {
-        self.set_ports(number, segments, ioctl::bridge_attach)
+        self.set_ports(
+            number,
+            segments,
+            "attach to its bridge the switch port",
+            ioctl::bridge_attach,
+        )
     }
 
+    /// Takes the carrier away from node `number`'s external interface (`eth1`): its peer in the
+    /// switch namespace (`n<N>ex`) is set administratively down. Inside the node `eth1` stays
+    /// administratively up but shows NO-CARRIER (operstate LOWERLAYERDOWN): a pulled cable or a
+    /// dead switch port, which the node can see, unlike [`Lab::cut`] (a silent cut that keeps
+    /// the carrier). Idempotent.
+    pub fn carrier_down(&self, number: u8) -> Result<()> {
+        self.set_ports(
+            number,
+            &[Segment::External],
+            "set administratively down the switch port",
+            |_, port| ioctl::set_down(port).map(|()| true),
+        )
+    }
+
+    /// Gives node `number`'s external interface its carrier back (the switch-side peer up
+    /// again; its bridge membership was never touched). Idempotent.
+    pub fn carrier_up(&self, number: u8) -> Result<()> {
+        self.set_ports(
+            number,
+            &[Segment::External],
+            "set administratively up the switch port",
+            |_, port| ioctl::set_up(port).map(|()| true),
+        )
+    }
+
+    /// Applies `change(bridge, port)` to node `number`'s switch ports of `segments`, inside the
+    /// switch namespace (ioctls: no process forked, so benchmarks can do it in a loop).
     fn set_ports(
         &self,
         number: u8,
         segments: &[Segment],
+        action: &'static str,
         change: fn(&str, &str) -> std::io::Result<bool>,
     ) -> Result<()> {
         if !(1..=self.spec.nodes).contains(&number) {
@@ -240,10 +292,8 @@ impl Lab {
         self.switch.run(|| {
             for segment in segments {
                 let port = segment.port(number);
-                change(segment.bridge(), &port).map_err(io_error(
-                    "change bridge membership of switch port",
-                    format!("{}:{port}", self.switch.name()),
-                ))?;
+                change(segment.bridge(), &port)
+                    .map_err(io_error(action, format!("{}:{port}", self.switch.name())))?;
             }
             Ok(())
         })?
@@ -255,6 +305,7 @@ impl Lab {
             node.netns.disown();
         }
         self.client.disown();
+        self.gateway.disown();
         self.switch.disown();
     }
 
@@ -267,6 +318,7 @@ impl Lab {
     ) -> Result<Lab> {
         let switch = Netns::attach(&format!("{prefix}sw"))?;
         let client = Netns::attach(&format!("{prefix}client"))?;
+        let gateway = Netns::attach(&format!("{prefix}gw"))?;
         let nodes = (1..=spec.nodes)
             .map(|number| {
                 let netns = Netns::attach(&format!("{prefix}n{number}"))?;
@@ -280,6 +332,7 @@ impl Lab {
         Ok(Lab {
             nodes,
             client,
+            gateway,
             switch,
             spec,
             prefix,
@@ -288,14 +341,18 @@ impl Lab {
         })
     }
 
-    /// The names of every namespace of this lab: switch, client, nodes.
+    /// The names of every namespace of this lab: switch, client, gateway, nodes.
     pub fn namespace_names(&self) -> Vec<String> {
         namespace_names(&self.prefix, self.spec.nodes)
     }
 }
 
 pub(crate) fn namespace_names(prefix: &str, nodes: u8) -> Vec<String> {
-    let mut names = vec![format!("{prefix}sw"), format!("{prefix}client")];
+    let mut names = vec![
+        format!("{prefix}sw"),
+        format!("{prefix}client"),
+        format!("{prefix}gw"),
+    ];
     names.extend((1..=nodes).map(|number| format!("{prefix}n{number}")));
     names
 }

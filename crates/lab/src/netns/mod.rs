@@ -37,29 +37,35 @@
 //! ```text
 //!                 switch namespace  <prefix>sw
 //!     br-ic (interconnect)                      br-ex (external)
-//!   n1ic  n2ic  n3ic                       n1ex  n2ex  n3ex  client
-//!    |     |     |                          |     |     |      |
-//!   eth0  eth0  eth0   <- node namespaces -> eth1  eth1  eth1   eth0  <- <prefix>client
-//!   <prefix>n1 .. n3
+//!   n1ic  n2ic  n3ic                       n1ex  n2ex  n3ex  client   gw
+//!    |     |     |                          |     |     |      |      |
+//!   eth0  eth0  eth0   <- node namespaces -> eth1  eth1  eth1   eth0   eth0
+//!   <prefix>n1 .. n3                                    <prefix>client  <prefix>gw
 //! ```
 //!
 //! | what | address |
 //! |---|---|
 //! | node N `eth0` (interconnect) | 10.200.0.N/24, MAC 02:00:00:00:00:<N hex> |
 //! | node N `eth1` (external) | 192.168.200.(10+N)/24, default route via 192.168.200.1 |
-//! | client `eth0` | 192.168.200.2/24, and 192.168.200.1/24: the client is also the gateway (it does not forward: nothing leaves the lab) |
+//! | client `eth0` (`<prefix>client`) | 192.168.200.2/24 |
+//! | gateway `eth0` (`<prefix>gw`) | 192.168.200.1/24: answers ARP and ping, forwards nothing (nothing leaves the lab) |
 //! | CVIP (cvip.conf) | 192.168.200.100, held by nobody until a director claims it |
 //! | NAT internal gateway (lvs_routing) | 10.200.0.254, held by nobody until a director claims it |
 //!
 //! ```no_run
 //! # fn main() -> Result<(), ssinet_lab::netns::NetnsError> {
-//! use ssinet_lab::netns::{Lab, LabSpec, Routing};
+//! use ssinet_lab::netns::{Lab, LabSpec, Routing, Segment};
 //! let lab = Lab::up(LabSpec { nodes: 3, directors: vec![1, 2], routing: Routing::Dr, ..LabSpec::default() })?;
 //! let n1 = lab.node(1);
 //! let _ = (n1.netns(), n1.interconnect_ip(), n1.external_ip(), n1.interconnect_if(), n1.external_if());
-//! let _ = (lab.client(), lab.switch(), lab.cvip(), lab.gateway(), lab.config_dir());
+//! let _ = (lab.client(), lab.switch(), lab.cvip(), lab.config_dir());
+//! let _ = (lab.gateway(), lab.gateway_netns()); // 192.168.200.1 and the namespace holding it
 //! lab.partition(1)?;   // detach node 1's switch ports from both bridges
 //! lab.restore(1)?;     // attach them again
+//! lab.cut(1, &[Segment::External])?;       // only eth1's port: a silent cut, carrier kept
+//! lab.reconnect(1, &[Segment::External])?;
+//! lab.carrier_down(1)?; // eth1 loses its carrier (NO-CARRIER), still administratively up
+//! lab.carrier_up(1)?;
 //! # Ok(()) }
 //! ```
 //!
@@ -72,12 +78,18 @@
 //! restore, a peer that tried the node during the cut may hold a failed ARP entry and see one
 //! EHOSTUNREACH: a check that the node is back should retry for a moment, as a user would.
 //!
+//! **Carrier loss** ([`Lab::carrier_down`]) is the other external fault: the switch-side peer of
+//! the node's `eth1` goes administratively down, so `eth1` shows NO-CARRIER (operstate
+//! LOWERLAYERDOWN) while it stays administratively up, like a pulled cable. A node can see this
+//! one in its link state; a silent cut (`cut(n, &[Segment::External])`) it can only find by
+//! noticing that its gateway no longer answers ARP. Tests of an external-link monitor need both.
+//!
 //! **NAT labs**: every node also has an external interface, so a real server's connected route
 //! to the client would bypass the director; the agent's NAT return routing must account for it.
 //!
 //! # Names and cleanup
 //!
-//! Namespaces are named `ssl<pid>x<seq>-<label>` (a lab: `-sw`, `-client`, `-n1`...), unique per
+//! Namespaces are named `ssl<pid>x<seq>-<label>` (a lab: `-sw`, `-client`, `-gw`, `-n1`...), unique per
 //! process and call, so tests run in parallel. Dropping a [`Netns`] or [`Lab`], also while
 //! unwinding from a panic, kills the processes spawned in it and deletes its namespaces (links
 //! inside go with them) and its temporary config directory. A run killed with SIGKILL cannot do
@@ -90,7 +102,7 @@
 
 mod config_files;
 mod error;
-mod ioctl;
+pub(crate) mod ioctl;
 mod lab;
 mod links;
 mod mount;
@@ -109,6 +121,6 @@ pub use links::Neighbour;
 pub use mount::NETNS_RUN_DIR;
 pub use names::sweep_stale;
 pub use namespace::{Netns, NetnsHandle};
-pub use persistent::{LabStatus, NamespaceStatus, NodeStatus};
+pub use persistent::{EndpointStatus, LabStatus, NamespaceStatus, NodeStatus};
 pub use process::NetnsChild;
 pub use spec::{LabSpec, PortWeight, Protocol, Routing, addressing};

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 impl Lab {
     /// Builds a lab named `name` that stays after this process exits: namespaces
-    /// `ssl-<name>-sw`, `-client`, `-n<N>`, config files and `lab.json` under
+    /// `ssl-<name>-sw`, `-client`, `-gw`, `-n<N>`, config files and `lab.json` under
     /// `/run/ssinet-lab/<name>/`. The record is written before anything is created, so
     /// [`Lab::down_persistent`] can clean up even after a crash half-way.
     pub fn up_persistent(name: &str, spec: LabSpec) -> Result<Lab> {
@@ -108,7 +108,10 @@ pub struct LabStatus {
     pub spec: Option<LabSpec>,
     pub namespaces: Vec<NamespaceStatus>,
     pub nodes: Vec<NodeStatus>,
-    /// All namespaces present, all node links up and attached.
+    /// The namespaces on the external side that are not nodes: the client and the gateway.
+    pub endpoints: Vec<EndpointStatus>,
+    /// All namespaces present, every node's, the client's and the gateway's links up and
+    /// attached.
     pub healthy: bool,
     /// Why not, if not.
     pub problems: Vec<String>,
@@ -118,6 +121,20 @@ pub struct LabStatus {
 pub struct NamespaceStatus {
     pub name: String,
     pub present: bool,
+}
+
+/// The client or the gateway of a persistent lab.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointStatus {
+    /// `client` or `gateway`.
+    pub role: String,
+    pub namespace: String,
+    /// Its address on the external subnet.
+    pub ip: String,
+    /// Its interface is up with carrier.
+    pub link_up: bool,
+    /// Its switch port is attached to `br-ex`.
+    pub attached: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -145,6 +162,7 @@ impl LabStatus {
                     spec: None,
                     namespaces: Vec::new(),
                     nodes: Vec::new(),
+                    endpoints: Vec::new(),
                     healthy: false,
                     problems: vec![error.to_string()],
                 });
@@ -162,7 +180,17 @@ impl LabStatus {
         for missing in namespaces.iter().filter(|ns| !ns.present) {
             problems.push(format!("namespace {} is missing", missing.name));
         }
+        // Labs recorded before the gateway had a namespace of its own (it was the client's
+        // second address) cannot be opened as today's labs; say how to get a current one.
+        let gateway_ns = format!("{}gw", record.prefix);
+        if !record.namespaces.contains(&gateway_ns) {
+            problems.push(format!(
+                "recorded without a gateway namespace ({gateway_ns}) by an older ssinet-lab: \
+                 `ssinet-lab down {name}` and `ssinet-lab up` again"
+            ));
+        }
         let mut nodes = Vec::new();
+        let mut endpoints = Vec::new();
         if problems.is_empty() {
             let lab = Lab::attach(name)?;
             let masters = port_masters(lab.switch())?;
@@ -199,6 +227,41 @@ impl LabStatus {
                     partitioned,
                 });
             }
+            let sides = [
+                (
+                    "client",
+                    lab.client(),
+                    addressing::CLIENT_IF,
+                    addressing::CLIENT_PORT,
+                    lab.client_ip(),
+                ),
+                (
+                    "gateway",
+                    lab.gateway_netns(),
+                    addressing::GATEWAY_IF,
+                    addressing::GATEWAY_PORT,
+                    lab.gateway(),
+                ),
+            ];
+            for (role, netns, ifname, port, ip) in sides {
+                let link_up = netns.run(|| link_running(ifname))?;
+                let attached = masters
+                    .iter()
+                    .any(|(p, master)| p == port && master == addressing::EXTERNAL_BRIDGE);
+                if !link_up {
+                    problems.push(format!("the {role}'s interface is down"));
+                }
+                if !attached {
+                    problems.push(format!("the {role}'s switch port is detached"));
+                }
+                endpoints.push(EndpointStatus {
+                    role: role.to_owned(),
+                    namespace: netns.name().to_owned(),
+                    ip: ip.to_string(),
+                    link_up,
+                    attached,
+                });
+            }
         }
         Ok(LabStatus {
             name: name.to_owned(),
@@ -207,6 +270,7 @@ impl LabStatus {
             spec: Some(record.spec),
             namespaces,
             nodes,
+            endpoints,
             problems,
         })
     }

@@ -114,11 +114,17 @@ pub mod addressing {
     pub const EXTERNAL_BRIDGE: &str = "br-ex";
     /// The client's port on the external bridge.
     pub const CLIENT_PORT: &str = "client";
+    /// The gateway's single interface.
+    pub const GATEWAY_IF: &str = "eth0";
+    /// The gateway's port on the external bridge.
+    pub const GATEWAY_PORT: &str = "gw";
     /// Interconnect 10.200.0.0/24, external 192.168.200.0/24.
     pub const PREFIX_LEN: u8 = 24;
     /// The client's own address.
     pub const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 168, 200, 2);
-    /// The external default gateway; held by the client namespace, which acts as the router.
+    /// The nodes' external default gateway, held by a namespace of its own (`<prefix>gw`) so
+    /// that a node cut off the external side loses it while the client stays a separate
+    /// witness; it answers ARP and ping and forwards nothing (nothing leaves the lab).
     pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(192, 168, 200, 1);
     /// The cluster virtual IP written into cvip.conf (nobody holds it until a director does).
     pub const CVIP: Ipv4Addr = Ipv4Addr::new(192, 168, 200, 100);

@@ -1,6 +1,6 @@
 //! Building a lab's wires and files: one `ip -batch` in the switch creates every veth (the far
-//! ends straight in the node and client namespaces), then each node and the client configure
-//! their side concurrently; then the OpenSSI config files.
+//! ends straight in the node, client and gateway namespaces), then each node, the client and the
+//! gateway configure their side concurrently; then the OpenSSI config files.
 use super::config_files;
 use super::error::{Result, io_error};
 use super::lab::Lab;
@@ -8,8 +8,9 @@ use super::namespace::Netns;
 use super::spec::addressing;
 
 impl Lab {
-    /// The switch's bridges and ports (creating every veth, the far ends straight in the node and
-    /// client namespaces), then each node and the client configured concurrently.
+    /// The switch's bridges and ports (creating every veth, the far ends straight in the node,
+    /// client and gateway namespaces), then each node, the client and the gateway configured
+    /// concurrently.
     pub(super) fn wire(&self) -> Result<()> {
         let mut switch = format!(
             "link add {} up type bridge\nlink add {} up type bridge\n",
@@ -39,6 +40,13 @@ impl Lab {
             addressing::CLIENT_IF,
             self.client().name()
         ));
+        switch.push_str(&format!(
+            "link add {} up master {} type veth peer name {} netns {}\n",
+            addressing::GATEWAY_PORT,
+            addressing::EXTERNAL_BRIDGE,
+            addressing::GATEWAY_IF,
+            self.gateway_netns().name()
+        ));
         self.switch().ip_batch(&switch)?;
 
         let len = addressing::PREFIX_LEN;
@@ -61,9 +69,16 @@ impl Lab {
         jobs.push((
             self.client(),
             format!(
-                "link set {c} up\naddr add {client}/{len} dev {c}\naddr add {gw}/{len} dev {c}\n",
+                "link set {c} up\naddr add {client}/{len} dev {c}\n",
                 c = addressing::CLIENT_IF,
                 client = addressing::CLIENT,
+            ),
+        ));
+        jobs.push((
+            self.gateway_netns(),
+            format!(
+                "link set {g} up\naddr add {gw}/{len} dev {g}\n",
+                g = addressing::GATEWAY_IF,
                 gw = addressing::GATEWAY,
             ),
         ));
@@ -80,6 +95,7 @@ impl Lab {
                 })
                 .collect::<Result<Vec<_>>>()
         })?;
+        no_forwarding(self.gateway_netns())?;
         Ok(())
     }
 
@@ -99,4 +115,16 @@ impl Lab {
         }
         Ok(())
     }
+}
+
+/// Turns IPv4 forwarding off in `netns`. A new namespace copies the host's IPv4 settings
+/// (`net.core.devconf_inherit_init_net` 0, the default), so on a host that forwards (any
+/// machine running containers) the gateway would route; it must not: nothing leaves the lab,
+/// and a node's packet for a far address must die at the gateway, not bounce back.
+fn no_forwarding(netns: &Netns) -> Result<()> {
+    const FORWARDING: &str = "/proc/sys/net/ipv4/ip_forward";
+    // A thread inside the namespace sees that namespace's /proc/sys/net.
+    netns
+        .run(|| std::fs::write(FORWARDING, "0"))?
+        .map_err(io_error("write 0 to", FORWARDING))
 }
