@@ -9,10 +9,16 @@
 //! Limits (documented failures): fds above 65535 are never remote; UDP and other families stay
 //! local; a broker that cannot be reached makes socket() fail with ENETDOWN; fds duplicated with
 //! fcntl(F_DUPFD) are recognised again only after an exec.
+//!
+//! The messages to the broker, and the descriptors passed beside them, are the
+//! `ssinet-rsock-wire` crate's, the same code the broker runs.
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    clippy::undocumented_unsafe_blocks
+)]
 
-#[allow(dead_code)]
-#[path = "../../rsock/src/local_wire.rs"]
-mod local_wire;
 mod real;
 
 use std::ffi::{c_int, c_void};
@@ -20,7 +26,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use libc::{sockaddr, socklen_t};
-use local_wire::*;
+use ssinet_rsock_wire::fdpass;
+use ssinet_rsock_wire::sockaddr::{socklen, socklen_of, unix_address};
+use ssinet_rsock_wire::*;
 
 const MAX_FDS: usize = 65536;
 const REMOTE: u8 = 1;
@@ -46,15 +54,9 @@ extern "C" fn init() {
         return;
     };
     let path = std::env::var(ENV_BROKER).unwrap_or_else(|_| DEFAULT_BROKER_SOCKET.to_string());
-    // SAFETY: sockaddr_un is plain data.
-    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    if path.len() >= addr.sun_path.len() {
+    let Some(addr) = unix_address(path.as_bytes()) else {
         return;
-    }
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    for (dst, src) in addr.sun_path.iter_mut().zip(path.as_bytes()) {
-        *dst = *src as libc::c_char;
-    }
+    };
     let _ = BROKER.set(addr);
     ORIGIN.store(origin, Ordering::SeqCst);
     adopt_inherited_fds();
@@ -70,7 +72,7 @@ fn adopt_inherited_fds() {
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect();
     for fd in fds {
-        if fd < 0 || fd as usize >= MAX_FDS {
+        if slot(fd).is_none() {
             continue;
         }
         // SAFETY: stat is plain data; fstat fills it.
@@ -80,14 +82,14 @@ fn adopt_inherited_fds() {
             continue;
         }
         let mut domain: c_int = 0;
-        let mut len = 4 as socklen_t;
+        let mut len = socklen_of::<c_int>();
         // SAFETY: valid out-pointers for an int option.
         let ok = unsafe {
             real::getsockopt()(
                 fd,
                 libc::SOL_SOCKET,
                 libc::SO_DOMAIN,
-                (&mut domain as *mut c_int).cast(),
+                (&raw mut domain).cast(),
                 &mut len,
             )
         };
@@ -103,23 +105,25 @@ fn adopt_inherited_fds() {
             } else {
                 REMOTE
             };
-            FLAGS[fd as usize].store(flags, Ordering::Relaxed);
+            set_flags(fd, flags);
         }
     }
 }
 
+/// The flag word of `fd`; None for a negative fd or one beyond the table.
+#[inline]
+fn slot(fd: c_int) -> Option<&'static AtomicU8> {
+    FLAGS.get(usize::try_from(fd).ok()?)
+}
+
 #[inline]
 fn flags(fd: c_int) -> u8 {
-    if fd >= 0 && (fd as usize) < MAX_FDS {
-        FLAGS[fd as usize].load(Ordering::Relaxed)
-    } else {
-        0
-    }
+    slot(fd).map_or(0, |flags| flags.load(Ordering::Relaxed))
 }
 
 fn set_flags(fd: c_int, value: u8) {
-    if fd >= 0 && (fd as usize) < MAX_FDS {
-        FLAGS[fd as usize].store(value, Ordering::Relaxed);
+    if let Some(flags) = slot(fd) {
+        flags.store(value, Ordering::Relaxed);
     }
 }
 
@@ -137,120 +141,40 @@ fn request(op: u8, args: [i32; 4], blob: Vec<u8>) -> LocalRequest {
     LocalRequest { op, args, blob }
 }
 
+/// Sets O_NONBLOCK on a descriptor the broker just gave us.
+fn add_nonblock(fd: c_int) {
+    // SAFETY: fcntl on a descriptor we own.
+    unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+    }
+}
+
 /// One round trip to the broker: a fresh SOCK_SEQPACKET connection (fork-safe, no shared state).
+/// The broker being unreachable, or answering nonsense, is ENETDOWN.
 fn call(req: &LocalRequest, fd: Option<c_int>) -> Result<(LocalReply, Option<c_int>), c_int> {
     let addr = BROKER.get().ok_or(libc::ENETDOWN)?;
-    // SAFETY: plain system calls on a descriptor we create and close here; all pointers are live.
-    unsafe {
-        let s = real::socket()(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0);
-        if s < 0 {
-            return Err(*libc::__errno_location());
-        }
-        let result = exchange(s, addr, req, fd);
-        real::close()(s);
-        result
+    // SAFETY: the real socket(2) with constant arguments.
+    let s = unsafe { real::socket()(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
+    if s < 0 {
+        return Err(Errno::last().get());
     }
-}
-
-unsafe fn exchange(
-    s: c_int,
-    addr: &libc::sockaddr_un,
-    req: &LocalRequest,
-    fd: Option<c_int>,
-) -> Result<(LocalReply, Option<c_int>), c_int> {
-    // SAFETY (whole function): every pointer handed to the kernel points into live locals.
-    unsafe {
-        if real::connect()(
+    // SAFETY: `addr` is a complete sockaddr_un of the stated length.
+    let connected = unsafe {
+        real::connect()(
             s,
-            (addr as *const libc::sockaddr_un).cast(),
-            std::mem::size_of::<libc::sockaddr_un>() as socklen_t,
-        ) != 0
-        {
-            return Err(libc::ENETDOWN);
-        }
-        let bytes = req.encode();
-        let mut iov = libc::iovec {
-            iov_base: bytes.as_ptr() as *mut c_void,
-            iov_len: bytes.len(),
-        };
-        let mut control = [0u64; 8];
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        if let Some(fd) = fd {
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
-            let cmsg = libc::CMSG_FIRSTHDR(&msg);
-            (*cmsg).cmsg_level = libc::SOL_SOCKET;
-            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(4) as usize;
-            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<c_int>(), fd);
-        }
-        loop {
-            if libc::sendmsg(s, &msg, libc::MSG_NOSIGNAL) >= 0 {
-                break;
-            }
-            let e = *libc::__errno_location();
-            if e != libc::EINTR {
-                return Err(libc::ENETDOWN);
-            }
-        }
-        let mut buf = vec![0u8; 64 + MAX_BLOB];
-        let mut iov = libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: buf.len(),
-        };
-        let mut control = [0u64; 8];
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&control);
-        let n = loop {
-            let n = libc::recvmsg(s, &mut msg, libc::MSG_CMSG_CLOEXEC);
-            if n >= 0 {
-                break n as usize;
-            }
-            let e = *libc::__errno_location();
-            if e != libc::EINTR {
-                return Err(libc::ENETDOWN);
-            }
-        };
-        let received = received_fd(&msg);
-        match LocalReply::decode(&buf[..n]) {
-            Ok(reply) => Ok((reply, received)),
-            Err(_) => {
-                if let Some(fd) = received {
-                    real::close()(fd);
-                }
-                Err(libc::ENETDOWN)
-            }
-        }
-    }
-}
-
-/// The first descriptor of an SCM_RIGHTS message in `msg` (others are closed).
-unsafe fn received_fd(msg: &libc::msghdr) -> Option<c_int> {
-    let mut found = None;
-    // SAFETY: walks control messages the kernel wrote into the caller's buffer.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
-                let count = ((*cmsg).cmsg_len - libc::CMSG_LEN(0) as usize) / 4;
-                for i in 0..count {
-                    let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<c_int>().add(i));
-                    if found.is_none() {
-                        found = Some(fd)
-                    } else {
-                        real::close()(fd);
-                    }
-                }
-            }
-            cmsg = libc::CMSG_NXTHDR(msg, cmsg);
-        }
-    }
-    found
+            (&raw const *addr).cast(),
+            socklen_of::<libc::sockaddr_un>(),
+        )
+    } == 0;
+    let result = if connected {
+        fdpass::round_trip(s, req, fd, real::close()).map_err(|_| libc::ENETDOWN)
+    } else {
+        Err(libc::ENETDOWN)
+    };
+    // SAFETY: closes the descriptor created above, which nothing else holds.
+    unsafe { real::close()(s) };
+    result
 }
 
 /// Forwards a control call on remote socket `fd`. `Ok(None)` means the broker does not know the
@@ -271,27 +195,58 @@ fn forward(fd: c_int, op: u8, args: [i32; 4], blob: Vec<u8>) -> Result<Option<Lo
     Ok(Some(reply))
 }
 
+/// Copies an address into the caller's `addr` buffer of `*len` bytes (cut to fit) and sets
+/// `*len` to its full size, as the kernel does.
+///
+/// # Safety
+/// `addr` and `len` are null or valid as accept(2)/getsockname(2) require.
 unsafe fn copy_addr(blob: &[u8], addr: *mut sockaddr, len: *mut socklen_t) {
     if addr.is_null() || len.is_null() {
         return;
     }
     // SAFETY: the caller passed a buffer of *len bytes; we write at most that much.
     unsafe {
-        let room = (*len as usize).min(blob.len());
+        let room = usize::try_from(*len).map_or(blob.len(), |room| room.min(blob.len()));
         std::ptr::copy_nonoverlapping(blob.as_ptr(), addr.cast::<u8>(), room);
-        *len = blob.len() as socklen_t;
+        *len = socklen(blob.len());
     }
 }
 
+/// The caller's `len` bytes at `addr`, at most [`MAX_BLOB`] of them.
+///
+/// # Safety
+/// `addr` is null or points to `len` readable bytes.
+unsafe fn caller_bytes(addr: *const c_void, len: socklen_t) -> Result<Vec<u8>, c_int> {
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|len| *len <= MAX_BLOB)
+        .ok_or(libc::EINVAL)?;
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    if addr.is_null() {
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: the caller vouches for `len` readable bytes at `addr`.
+    Ok(unsafe { std::slice::from_raw_parts(addr.cast::<u8>(), len) }.to_vec())
+}
+
+/// The caller's sockaddr bytes; a null address is EFAULT whatever its length, as in the kernel.
+///
+/// # Safety
+/// `addr` is null or points to `len` readable bytes.
 unsafe fn addr_blob(addr: *const sockaddr, len: socklen_t) -> Result<Vec<u8>, c_int> {
     if addr.is_null() {
         return Err(libc::EFAULT);
     }
-    if len as usize > MAX_BLOB {
-        return Err(libc::EINVAL);
-    }
-    // SAFETY: the caller vouches for `len` readable bytes at `addr`.
-    Ok(unsafe { std::slice::from_raw_parts(addr.cast::<u8>(), len as usize) }.to_vec())
+    // SAFETY: the caller's promise, passed on.
+    unsafe { caller_bytes(addr.cast(), len) }
+}
+
+/// An optlen word as the kernel reads it: an int, so a huge one is negative.
+#[allow(clippy::cast_possible_wrap)] // the kernel's own reading of the socklen_t (getsockopt(2))
+fn optlen_as_int(len: socklen_t) -> c_int {
+    len as c_int
 }
 
 /// # Safety
@@ -307,22 +262,19 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
         // SAFETY: the real function with the caller's arguments.
         return unsafe { real::socket()(domain, ty, protocol) };
     }
-    let req = request(
-        OP_SOCKET,
-        [domain, kind, protocol, origin as i32],
-        Vec::new(),
-    );
+    // A node number beyond the wire's argument word names no node the broker could serve.
+    let Ok(origin) = i32::try_from(origin) else {
+        return fail(libc::EHOSTUNREACH);
+    };
+    let req = request(OP_SOCKET, [domain, kind, protocol, origin], Vec::new());
     match call(&req, None) {
         Ok((reply, Some(fd))) if reply.errno == 0 => {
-            // SAFETY: fcntl on the descriptor we were just given.
-            unsafe {
-                if ty & libc::SOCK_NONBLOCK != 0 {
-                    let fl = libc::fcntl(fd, libc::F_GETFL);
-                    libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
-                }
-                if ty & libc::SOCK_CLOEXEC == 0 {
-                    libc::fcntl(fd, libc::F_SETFD, 0);
-                }
+            if ty & libc::SOCK_NONBLOCK != 0 {
+                add_nonblock(fd);
+            }
+            if ty & libc::SOCK_CLOEXEC == 0 {
+                // SAFETY: fcntl on the descriptor we were just given.
+                unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
             }
             set_flags(fd, REMOTE);
             fd
@@ -346,19 +298,39 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
 /// Same contract as bind(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    // SAFETY: bind(2)'s contract, passed on.
+    unsafe { address_call(real::bind(), OP_BIND, fd, addr, len, || [0; 4]) }
+}
+
+/// The real bind or connect.
+type AddressFn = unsafe extern "C" fn(c_int, *const sockaddr, socklen_t) -> c_int;
+
+/// bind(2) or connect(2): on a remote socket the caller's address goes to the broker with
+/// `args()`; otherwise, or when the broker does not know the fd, the real call runs.
+///
+/// # Safety
+/// The contract of the call: `addr` is null or points to `len` readable bytes.
+unsafe fn address_call(
+    real: AddressFn,
+    op: u8,
+    fd: c_int,
+    addr: *const sockaddr,
+    len: socklen_t,
+    args: impl FnOnce() -> [i32; 4],
+) -> c_int {
     if flags(fd) == 0 {
         // SAFETY: the real function with the caller's arguments.
-        return unsafe { real::bind()(fd, addr, len) };
+        return unsafe { real(fd, addr, len) };
     }
     // SAFETY: the caller's buffer.
     let blob = match unsafe { addr_blob(addr, len) } {
         Ok(blob) => blob,
         Err(e) => return fail(e),
     };
-    match forward(fd, OP_BIND, [0; 4], blob) {
+    match forward(fd, op, args(), blob) {
         Ok(Some(_)) => 0,
         // SAFETY: the real function with the caller's arguments.
-        Ok(None) => unsafe { real::bind()(fd, addr, len) },
+        Ok(None) => unsafe { real(fd, addr, len) },
         Err(e) => fail(e),
     }
 }
@@ -386,23 +358,13 @@ pub unsafe extern "C" fn listen(fd: c_int, backlog: c_int) -> c_int {
 /// Same contract as connect(2).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
-    if flags(fd) == 0 {
-        // SAFETY: the real function with the caller's arguments.
-        return unsafe { real::connect()(fd, addr, len) };
-    }
-    // SAFETY: the caller's buffer.
-    let blob = match unsafe { addr_blob(addr, len) } {
-        Ok(blob) => blob,
-        Err(e) => return fail(e),
+    let nonblocking = || {
+        // SAFETY: F_GETFL on the caller's descriptor.
+        let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        [i32::from(fl & libc::O_NONBLOCK != 0), 0, 0, 0]
     };
-    // SAFETY: F_GETFL on the caller's descriptor.
-    let nonblocking = unsafe { libc::fcntl(fd, libc::F_GETFL) } & libc::O_NONBLOCK != 0;
-    match forward(fd, OP_CONNECT, [nonblocking as i32, 0, 0, 0], blob) {
-        Ok(Some(_)) => 0,
-        // SAFETY: the real function with the caller's arguments.
-        Ok(None) => unsafe { real::connect()(fd, addr, len) },
-        Err(e) => fail(e),
-    }
+    // SAFETY: connect(2)'s contract, passed on.
+    unsafe { address_call(real::connect(), OP_CONNECT, fd, addr, len, nonblocking) }
 }
 
 /// # Safety
@@ -426,48 +388,32 @@ pub unsafe extern "C" fn accept4(
         return fail(libc::EINVAL);
     }
     let mut record = [0u8; ACCEPT_RECORD_SIZE];
-    // SAFETY: receives into live locals; the descriptor arrives with the record.
-    unsafe {
-        let mut iov = libc::iovec {
-            iov_base: record.as_mut_ptr().cast(),
-            iov_len: record.len(),
-        };
-        let mut control = [0u64; 8];
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&control);
-        let cloexec = if fl & libc::SOCK_CLOEXEC != 0 {
-            libc::MSG_CMSG_CLOEXEC
-        } else {
-            0
-        };
-        let n = libc::recvmsg(fd, &mut msg, cloexec);
-        if n < 0 {
-            return -1;
-        }
-        let new = received_fd(&msg);
-        let Some(new) = new else {
-            // The listening socket is gone on the origin's side.
-            return fail(if n == 0 { libc::EINVAL } else { libc::EPROTO });
-        };
-        let Ok(rec) = (n as usize == ACCEPT_RECORD_SIZE)
-            .then_some(())
-            .ok_or(())
-            .and_then(|()| AcceptRecord::decode(&record).map_err(|_| ()))
-        else {
-            real::close()(new);
-            return fail(libc::EPROTO);
-        };
-        if fl & libc::SOCK_NONBLOCK != 0 {
-            let cur = libc::fcntl(new, libc::F_GETFL);
-            libc::fcntl(new, libc::F_SETFL, cur | libc::O_NONBLOCK);
-        }
-        set_flags(new, REMOTE);
-        copy_addr(&sockaddr_bytes(&rec.peer), addr, len);
-        new
+    let cloexec = if fl & libc::SOCK_CLOEXEC != 0 {
+        libc::MSG_CMSG_CLOEXEC
+    } else {
+        0
+    };
+    // Not restarted after a signal: accept(2) answers EINTR then, and so do we.
+    let (n, new) = match fdpass::recv_with_fd(fd, &mut record, cloexec, real::close()) {
+        Ok(received) => received,
+        Err(e) => return fail(e.get()),
+    };
+    let Some(new) = new else {
+        // The listening socket is gone on the origin's side.
+        return fail(if n == 0 { libc::EINVAL } else { libc::EPROTO });
+    };
+    let Ok(rec) = AcceptRecord::decode(&record[..n]) else {
+        // SAFETY: closes the descriptor just received, which nothing else holds.
+        unsafe { real::close()(new) };
+        return fail(libc::EPROTO);
+    };
+    if fl & libc::SOCK_NONBLOCK != 0 {
+        add_nonblock(new);
     }
+    set_flags(new, REMOTE);
+    // SAFETY: the caller's buffer, under accept(2)'s contract.
+    unsafe { copy_addr(&sockaddr_bytes(&rec.peer), addr, len) };
+    new
 }
 
 /// # Safety
@@ -552,14 +498,14 @@ pub unsafe extern "C" fn getsockopt(
         return fail(libc::EFAULT);
     }
     // SAFETY: the caller's length word.
-    let want = unsafe { *len } as i32;
+    let want = optlen_as_int(unsafe { *len });
     match forward(fd, OP_GETSOCKOPT, [level, name, want, 0], Vec::new()) {
         Ok(Some(reply)) => {
             // SAFETY: the caller's buffer of *len bytes.
             unsafe {
-                let n = (want.max(0) as usize).min(reply.blob.len());
+                let n = usize::try_from(want).map_or(0, |want| want.min(reply.blob.len()));
                 std::ptr::copy_nonoverlapping(reply.blob.as_ptr(), val.cast::<u8>(), n);
-                *len = n as socklen_t;
+                *len = socklen(n);
             }
             0
         }
@@ -583,17 +529,10 @@ pub unsafe extern "C" fn setsockopt(
         // SAFETY: the real function with the caller's arguments.
         return unsafe { real::setsockopt()(fd, level, name, val, len) };
     }
-    if len as usize > MAX_BLOB {
-        return fail(libc::EINVAL);
-    }
-    if val.is_null() && len > 0 {
-        return fail(libc::EFAULT);
-    }
-    let blob = if len == 0 {
-        Vec::new()
-    } else {
-        // SAFETY: the caller vouches for `len` readable bytes.
-        unsafe { std::slice::from_raw_parts(val.cast::<u8>(), len as usize) }.to_vec()
+    // SAFETY: the caller vouches for `len` readable bytes at `val` (setsockopt(2)).
+    let blob = match unsafe { caller_bytes(val, len) } {
+        Ok(blob) => blob,
+        Err(e) => return fail(e),
     };
     match forward(fd, OP_SETSOCKOPT, [level, name, 0, 0], blob) {
         Ok(Some(_)) => 0,

@@ -24,7 +24,7 @@ struct Args {
     /// Directory holding ca.pem, node.pem, node.key.
     #[arg(long)]
     pki_dir: PathBuf,
-    #[arg(long, default_value = ssinet_rsock::local_wire::DEFAULT_BROKER_SOCKET)]
+    #[arg(long, default_value = ssinet_rsock_wire::DEFAULT_BROKER_SOCKET)]
     broker: PathBuf,
 }
 

@@ -9,9 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::error::RsockError;
+use ssinet_rsock_wire::sockaddr::socklen_of;
+use ssinet_rsock_wire::*;
+
+use crate::error::{BrokerSocketError, CallError, RsockError, SysError};
 use crate::fdutil::{self, dup, inode, peer_creds, recv_with_fd, send_with_fd, stream_pair};
-use crate::local_wire::*;
 use crate::origin::Origin;
 use crate::peer::{PeerEvent, Peers, dial_data};
 use crate::protocol::{Answer, Creds, Op, Push, SocketId};
@@ -33,7 +35,7 @@ struct LocalState {
     /// Filler bytes in the agent end keeping the application's end unwritable until connected.
     filler: usize,
     /// A connect error not yet read by getsockopt(SO_ERROR).
-    so_error: i32,
+    so_error: Option<CallError>,
     /// The data connection to a remote origin, until the relay takes it.
     data: Option<OwnedFd>,
     relay_net: Option<OwnedFd>,
@@ -111,9 +113,9 @@ impl Broker {
 
     /// Creates the broker socket (mode 0666: any local user may ask; SO_PEERCRED says who).
     pub fn listen(self: &Arc<Self>) -> Result<(), RsockError> {
-        let err = |reason: String| RsockError::Broker {
+        let err = |source: BrokerSocketError| RsockError::Broker {
             path: self.path.clone(),
-            reason,
+            source,
         };
         let fd = bind_seqpacket(&self.path).map_err(err)?;
         let raw = fd.as_raw_fd();
@@ -122,7 +124,7 @@ impl Broker {
         std::thread::Builder::new()
             .name("rsock-broker".into())
             .spawn(move || this.accept_loop(raw))
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|e| err(BrokerSocketError::Thread(e)))?;
         Ok(())
     }
 
@@ -155,7 +157,7 @@ impl Broker {
                 )
             };
             if raw < 0 {
-                match fdutil::errno() {
+                match SysError::last("accept4").errno.get() {
                     libc::EINTR | libc::ECONNABORTED => continue,
                     libc::EMFILE | libc::ENFILE => {
                         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -178,13 +180,13 @@ impl Broker {
         let Ok(cred) = peer_creds(conn.as_raw_fd()) else {
             return;
         };
-        let mut buf = vec![0u8; 64 + MAX_BLOB];
+        let mut buf = [0u8; MESSAGE_ROOM];
         let Ok((n, fd)) = recv_with_fd(conn.as_raw_fd(), &mut buf) else {
             return;
         };
         let (reply, out) = match LocalRequest::decode(&buf[..n]) {
             Ok(req) => self.dispatch(req, fd, cred),
-            Err(Malformed) => (LocalReply::err(libc::EINVAL), None),
+            Err(e) => (LocalReply::err(CallError::from(e).errno()), None),
         };
         let _ = send_with_fd(
             conn.as_raw_fd(),
@@ -200,7 +202,7 @@ impl Broker {
     }
 
     /// Sends `op` to the origin's agent: this one, or a peer over its control connection.
-    async fn send(&self, origin: u64, op: Op) -> Result<Answer, i32> {
+    async fn send(&self, origin: u64, op: Op) -> Result<Answer, CallError> {
         if origin == self.node {
             self.origin.handle(op, self.node).await
         } else {
@@ -209,7 +211,7 @@ impl Broker {
     }
 
     /// [`Broker::send`] from a broker thread, waiting for the answer.
-    fn call(&self, origin: u64, op: Op) -> Result<Answer, i32> {
+    fn call(&self, origin: u64, op: Op) -> Result<Answer, CallError> {
         self.runtime.block_on(self.send(origin, op))
     }
 
@@ -220,8 +222,7 @@ impl Broker {
         cred: libc::ucred,
     ) -> (LocalReply, Option<OwnedFd>) {
         if req.op == OP_ORIGIN {
-            let origin = req.args[0] as u64;
-            if self.serves(origin) {
+            if node_arg(req.args[0]).is_some_and(|origin| self.serves(origin)) {
                 return (LocalReply::ok(0), None);
             }
             let mut nodes: Vec<u64> = self.peers.nodes().chain([self.node]).collect();
@@ -235,9 +236,9 @@ impl Broker {
         if req.op == OP_SOCKET {
             let [domain, kind, protocol, origin] = req.args;
             let creds = caller_creds(cred);
-            return match self.create(domain, kind, protocol, origin as u64, creds) {
+            return match self.create(domain, kind, protocol, origin, creds) {
                 Ok(app) => (LocalReply::ok(0), Some(app)),
-                Err(e) => (LocalReply::err(e), None),
+                Err(e) => (LocalReply::err(e.errno()), None),
             };
         }
         let sock = fd
@@ -249,7 +250,10 @@ impl Broker {
         };
         let reply = match self.control(&sock, &req, cred) {
             Ok(reply) => reply,
-            Err(e) => LocalReply::err(e),
+            Err(e) => {
+                tracing::trace!(id = %sock.id, op = req.op, "call failed: {e}");
+                LocalReply::err(e.errno())
+            }
         };
         (reply, None)
     }
@@ -259,7 +263,7 @@ impl Broker {
         sock: &Arc<LocalSock>,
         req: &LocalRequest,
         cred: libc::ucred,
-    ) -> Result<LocalReply, i32> {
+    ) -> Result<LocalReply, CallError> {
         let id = sock.id;
         match req.op {
             OP_PROBE => Ok(LocalReply::ok(if sock.phase() == Phase::Listening {
@@ -300,28 +304,24 @@ impl Broker {
                         peer: req.op == OP_GETPEERNAME,
                     },
                 )? {
-                    Answer::Address(addr) => Ok(LocalReply {
-                        errno: 0,
-                        value: 0,
-                        blob: sockaddr_bytes(&addr),
-                    }),
-                    _ => Err(libc::EIO),
+                    Answer::Address(addr) => Ok(LocalReply::with_blob(sockaddr_bytes(&addr))),
+                    _ => Err(CallError::UnexpectedAnswer),
                 }
             }
             OP_GETSOCKOPT => {
                 let [level, name, len, _] = req.args;
                 if level == libc::SOL_SOCKET && name == libc::SO_ERROR {
                     let mut st = lock(&sock.state);
-                    if st.so_error != 0 || st.phase == Phase::Connecting {
-                        let e = std::mem::take(&mut st.so_error);
-                        return Ok(LocalReply {
-                            errno: 0,
-                            value: 0,
-                            blob: e.to_ne_bytes().to_vec(),
-                        });
+                    if st.so_error.is_some() || st.phase == Phase::Connecting {
+                        // The option's value is the errno itself: 0 while the connect goes on.
+                        let e = st.so_error.take().map_or(0, CallError::errno);
+                        return Ok(LocalReply::with_blob(e.to_ne_bytes().to_vec()));
                     }
                 }
-                let len = (len.max(0) as u32).min(crate::protocol::MAX_OPTION_LEN as u32);
+                // A negative buffer length asks for nothing; no option is longer than the limit.
+                let len = u32::try_from(len)
+                    .unwrap_or(0)
+                    .min(crate::protocol::MAX_OPTION_LEN_U32);
                 match self.call(
                     sock.origin,
                     Op::GetSockOpt {
@@ -331,12 +331,8 @@ impl Broker {
                         len,
                     },
                 )? {
-                    Answer::Value(blob) => Ok(LocalReply {
-                        errno: 0,
-                        value: 0,
-                        blob,
-                    }),
-                    _ => Err(libc::EIO),
+                    Answer::Value(blob) => Ok(LocalReply::with_blob(blob)),
+                    _ => Err(CallError::UnexpectedAnswer),
                 }
             }
             OP_SETSOCKOPT => {
@@ -366,7 +362,7 @@ impl Broker {
             }
             OP_SHUTDOWN => {
                 if sock.phase() != Phase::Connected {
-                    return Err(libc::ENOTCONN);
+                    return Err(CallError::NotConnected);
                 }
                 self.call(
                     sock.origin,
@@ -377,7 +373,7 @@ impl Broker {
                 )?;
                 Ok(LocalReply::ok(0))
             }
-            _ => Err(libc::EINVAL),
+            op => Err(CallError::UnknownOp(op)),
         }
     }
 
@@ -385,13 +381,13 @@ impl Broker {
         self: &Arc<Self>,
         sock: &Arc<LocalSock>,
         req: &LocalRequest,
-    ) -> Result<LocalReply, i32> {
+    ) -> Result<LocalReply, CallError> {
         let addr: SocketAddr = parse_sockaddr(&req.blob)?;
         {
             let mut st = lock(&sock.state);
             match st.phase {
-                Phase::Connecting => return Err(libc::EALREADY),
-                Phase::Connected | Phase::Listening => return Err(libc::EISCONN),
+                Phase::Connecting => return Err(CallError::ConnectPending),
+                Phase::Connected | Phase::Listening => return Err(CallError::AlreadyConnected),
                 Phase::Idle | Phase::Bound => st.phase = Phase::Connecting,
             }
         }
@@ -404,14 +400,14 @@ impl Broker {
                 let _ =
                     tokio::task::spawn_blocking(move || this.finish_connect(&sock, result)).await;
             });
-            return Err(libc::EINPROGRESS);
+            return Err(CallError::InProgress);
         }
         let result = self.call(sock.origin, op);
         self.finish_connect(sock, result.clone());
         result.map(|_| LocalReply::ok(0))
     }
 
-    fn finish_connect(&self, sock: &LocalSock, result: Result<Answer, i32>) {
+    fn finish_connect(&self, sock: &LocalSock, result: Result<Answer, CallError>) {
         let mut st = lock(&sock.state);
         if let Ok(Answer::Connected { local, peer }) = &result {
             st.local = Some(*local);
@@ -419,7 +415,7 @@ impl Broker {
         }
         let net = match result {
             Ok(_) if sock.origin == self.node => self.origin.real_fd(sock.id, self.node),
-            Ok(_) => st.data.take().ok_or(libc::EPIPE),
+            Ok(_) => st.data.take().ok_or(CallError::NoDataConnection),
             Err(e) => Err(e),
         };
         if st.filler > 0 {
@@ -436,7 +432,7 @@ impl Broker {
             }
             Err(e) => {
                 st.phase = Phase::Idle;
-                st.so_error = e;
+                st.so_error = Some(e);
             }
         }
     }
@@ -446,14 +442,15 @@ impl Broker {
         domain: i32,
         kind: i32,
         protocol: i32,
-        origin: u64,
+        origin: i32,
         creds: Creds,
-    ) -> Result<OwnedFd, i32> {
+    ) -> Result<OwnedFd, CallError> {
+        let origin = node_arg(origin).ok_or(CallError::NoSuchNode(origin))?;
         if !self.serves(origin) {
-            return Err(libc::EHOSTUNREACH);
+            return Err(CallError::OriginUnreachable(origin));
         }
         if lock(&self.table).by_inode.len() >= self.max_sockets {
-            return Err(libc::ENFILE);
+            return Err(CallError::TooManySockets(self.max_sockets));
         }
         let Answer::Created { id, token } = self.call(
             origin,
@@ -465,7 +462,7 @@ impl Broker {
             },
         )?
         else {
-            return Err(libc::EIO);
+            return Err(CallError::UnexpectedAnswer);
         };
         let data = if origin == self.node {
             None
@@ -473,8 +470,8 @@ impl Broker {
             match self
                 .peers
                 .addr(origin)
-                .ok_or(libc::EHOSTUNREACH)
-                .and_then(|addr| dial_data(addr, token))
+                .ok_or(CallError::OriginUnreachable(origin))
+                .and_then(|addr| Ok(dial_data(addr, token)?))
             {
                 Ok(data) => Some(data),
                 Err(e) => {
@@ -489,7 +486,7 @@ impl Broker {
         let state = LocalState {
             phase: Phase::Idle,
             filler,
-            so_error: 0,
+            so_error: None,
             data,
             relay_net: None,
             local: None,
@@ -507,7 +504,7 @@ impl Broker {
         app: &OwnedFd,
         agent: OwnedFd,
         state: LocalState,
-    ) -> Result<(), i32> {
+    ) -> Result<(), CallError> {
         let ino = inode(app.as_raw_fd())?;
         let sock = Arc::new(LocalSock {
             id,
@@ -529,7 +526,7 @@ impl Broker {
                 this.socket_thread(&sock);
                 this.finish(ino, &sock);
             });
-        spawned.map(|_| ()).map_err(|_| libc::EAGAIN)
+        spawned.map(|_| ()).map_err(|_| CallError::Thread)
     }
 
     /// Waits for the application to hang up or the socket to get connected, then relays.
@@ -568,9 +565,7 @@ impl Broker {
                 return;
             }
             if fds[1].revents & libc::POLLIN != 0 {
-                let mut value = 0u64;
-                // SAFETY: reads the eventfd counter into a live u64.
-                unsafe { libc::read(sock.ctl.wake_fd(), (&mut value as *mut u64).cast(), 8) };
+                fdutil::clear_eventfd(sock.ctl.wake_fd());
             }
         }
     }
@@ -639,95 +634,113 @@ impl Broker {
                 .get(&listener)
                 .and_then(|ino| table.by_inode.get(ino).cloned())
         };
-        let result = listening.ok_or(libc::EBADF).and_then(|listening| {
-            let net = if origin == self.node {
-                self.origin.real_fd(id, self.node)?
-            } else {
-                dial_data(self.peers.addr(origin).ok_or(libc::EHOSTUNREACH)?, token)?
-            };
-            let (app, agent) = stream_pair()?;
-            let state = LocalState {
-                phase: Phase::Connected,
-                filler: 0,
-                so_error: 0,
-                data: None,
-                relay_net: Some(net),
-                local: Some(local),
-                peer: Some(peer),
-            };
-            self.register(id, origin, listening.creds, &app, agent, state)?;
-            Stats::bump(&self.stats.sockets_created);
-            let record = AcceptRecord { local, peer }.encode();
-            send_with_fd(
-                listening.agent_end.as_raw_fd(),
-                &record,
-                Some(app.as_raw_fd()),
-                libc::MSG_DONTWAIT,
-            )
-        });
+        let result = match listening {
+            Some(listening) => self.hand_over(&listening, origin, id, token, local, peer),
+            None => Err(CallError::UnknownSocket(listener)),
+        };
         if let Err(e) = result {
-            tracing::debug!(%id, errno = e, "accepted connection dropped (listener gone or backlog full)");
+            tracing::debug!(%id, "accepted connection dropped (listener gone or backlog full): {e}");
             let this = Arc::clone(self);
             self.runtime.spawn(async move {
                 let _ = this.send(origin, Op::Close { id }).await;
             });
         }
     }
+
+    /// Gives the connection `id` the listening socket accepted to the application: a new
+    /// socketpair end sent beside its accept record down the listening fd.
+    fn hand_over(
+        self: &Arc<Self>,
+        listening: &LocalSock,
+        origin: u64,
+        id: SocketId,
+        token: u128,
+        local: SocketAddr,
+        peer: SocketAddr,
+    ) -> Result<(), CallError> {
+        let net = if origin == self.node {
+            self.origin.real_fd(id, self.node)?
+        } else {
+            let addr = self
+                .peers
+                .addr(origin)
+                .ok_or(CallError::OriginUnreachable(origin))?;
+            dial_data(addr, token)?
+        };
+        let (app, agent) = stream_pair()?;
+        let state = LocalState {
+            phase: Phase::Connected,
+            filler: 0,
+            so_error: None,
+            data: None,
+            relay_net: Some(net),
+            local: Some(local),
+            peer: Some(peer),
+        };
+        self.register(id, origin, listening.creds, &app, agent, state)?;
+        Stats::bump(&self.stats.sockets_created);
+        let record = AcceptRecord { local, peer }.encode();
+        send_with_fd(
+            listening.agent_end.as_raw_fd(),
+            &record,
+            Some(app.as_raw_fd()),
+            libc::MSG_DONTWAIT,
+        )?;
+        Ok(())
+    }
 }
 
-fn bind_seqpacket(path: &Path) -> Result<OwnedFd, String> {
+fn bind_seqpacket(path: &Path) -> Result<OwnedFd, BrokerSocketError> {
+    use std::os::unix::fs::PermissionsExt;
     let addr =
-        fdutil::unix_address(path).map_err(|_| "path too long for a unix socket".to_string())?;
+        fdutil::unix_socket_address("bind", path).map_err(|_| BrokerSocketError::PathTooLong)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         && !dir.exists()
     {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        use std::os::unix::fs::DirBuilderExt;
         // 0755 whatever the umask: every local user's ssi-exec processes must reach the socket.
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o755)
             .create(dir)
             .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)))
-            .map_err(|e| format!("create {}: {e}", dir.display()))?;
+            .map_err(|source| BrokerSocketError::CreateDir {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
     }
     if fdutil::connect_seqpacket(path).is_ok() {
-        return Err(
-            "in use: another agent's broker listens there (stop it, or pass another \
-                    --rsock-socket)"
-                .into(),
-        );
+        return Err(BrokerSocketError::InUse);
     }
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("remove the stale socket: {e}")),
+        Err(e) => return Err(BrokerSocketError::RemoveStale(e)),
     }
-    // SAFETY: socket returns a new descriptor we own.
-    let raw = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
-    if raw < 0 {
-        return Err(std::io::Error::last_os_error().to_string());
-    }
-    // SAFETY: just created.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    // SAFETY: `addr` is a complete sockaddr_un.
+    let fd = fdutil::seqpacket_socket()?;
+    // SAFETY: `addr` is a complete sockaddr_un of the stated length.
     let bound = unsafe {
         libc::bind(
-            raw,
-            (&addr as *const libc::sockaddr_un).cast(),
-            std::mem::size_of::<libc::sockaddr_un>() as u32,
+            fd.as_raw_fd(),
+            (&raw const addr).cast(),
+            socklen_of::<libc::sockaddr_un>(),
         )
     };
     if bound < 0 {
-        return Err(format!("bind: {}", std::io::Error::last_os_error()));
+        return Err(SysError::last("bind").into());
     }
-    use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
-        .map_err(|e| format!("chmod 0666: {e}"))?;
+        .map_err(BrokerSocketError::Chmod)?;
     // SAFETY: listen on our socket.
-    if unsafe { libc::listen(raw, 512) } < 0 {
-        return Err(format!("listen: {}", std::io::Error::last_os_error()));
+    if unsafe { libc::listen(fd.as_raw_fd(), 512) } < 0 {
+        return Err(SysError::last("listen").into());
     }
     Ok(fd)
+}
+
+/// A node number from a request's argument word (negative ones name no node).
+fn node_arg(arg: i32) -> Option<u64> {
+    u64::try_from(arg).ok()
 }
 
 /// The caller's credentials, with the two capabilities the origin's rules look at. It reads

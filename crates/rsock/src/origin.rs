@@ -10,10 +10,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::error::{CallError, SysError};
 use crate::fdutil::{self, random_u128};
-use crate::protocol::{Answer, Creds, Op, Push, SocketId};
+use crate::protocol::{Answer, Creds, MAX_OPTION_LEN, Op, Push, SocketId};
 use crate::relay::{self, AppSide, RelayControl};
 use crate::stats::Stats;
+use ssinet_rsock_wire::Errno;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum OriginState {
@@ -174,10 +176,10 @@ impl Origin {
     }
 
     /// A duplicate of the real socket, for the local broker's relay (origin = this node).
-    pub fn real_fd(&self, id: SocketId, from: u64) -> Result<OwnedFd, i32> {
+    pub fn real_fd(&self, id: SocketId, from: u64) -> Result<OwnedFd, CallError> {
         let sockets = lock(&self.sockets);
         let entry = self.entry(&sockets, id, from)?;
-        fdutil::dup(entry.fd.as_raw_fd())
+        Ok(fdutil::dup(entry.fd.as_raw_fd())?)
     }
 
     fn entry<'a>(
@@ -185,13 +187,13 @@ impl Origin {
         sockets: &'a HashMap<u64, Entry>,
         id: SocketId,
         from: u64,
-    ) -> Result<&'a Entry, i32> {
+    ) -> Result<&'a Entry, CallError> {
         if id.node != self.node || id.epoch != self.epoch {
-            return Err(libc::EBADF);
+            return Err(CallError::UnknownSocket(id));
         }
         match sockets.get(&id.seq) {
             Some(entry) if entry.owner == from => Ok(entry),
-            _ => Err(libc::EBADF),
+            _ => Err(CallError::UnknownSocket(id)),
         }
     }
 
@@ -199,20 +201,20 @@ impl Origin {
         &self,
         id: SocketId,
         from: u64,
-        f: impl FnOnce(&mut Entry) -> Result<T, i32>,
-    ) -> Result<T, i32> {
+        f: impl FnOnce(&mut Entry) -> Result<T, CallError>,
+    ) -> Result<T, CallError> {
         if id.node != self.node || id.epoch != self.epoch {
-            return Err(libc::EBADF);
+            return Err(CallError::UnknownSocket(id));
         }
         let mut sockets = lock(&self.sockets);
         match sockets.get_mut(&id.seq) {
             Some(entry) if entry.owner == from => f(entry),
-            _ => Err(libc::EBADF),
+            _ => Err(CallError::UnknownSocket(id)),
         }
     }
 
     /// Executes one control operation for a process on node `from`.
-    pub async fn handle(self: &Arc<Self>, op: Op, from: u64) -> Result<Answer, i32> {
+    pub async fn handle(self: &Arc<Self>, op: Op, from: u64) -> Result<Answer, CallError> {
         match op {
             Op::Create {
                 domain,
@@ -229,7 +231,11 @@ impl Origin {
             } => {
                 if privileged_option(level, name, &value) && !(creds.uid == 0 || creds.net_admin) {
                     Stats::bump(&self.stats.permission_denials);
-                    return Err(libc::EPERM);
+                    return Err(CallError::PrivilegedOption {
+                        level,
+                        name,
+                        uid: creds.uid,
+                    });
                 }
                 self.with_entry(id, from, |e| {
                     fdutil::setsockopt_raw(e.fd.as_raw_fd(), level, name, &value)?;
@@ -245,15 +251,16 @@ impl Origin {
                 name,
                 len,
             } => self.with_entry(id, from, |e| {
-                fdutil::getsockopt_raw(e.fd.as_raw_fd(), level, name, len as usize)
-                    .map(Answer::Value)
+                let len = usize::try_from(len).unwrap_or(MAX_OPTION_LEN);
+                let value = fdutil::getsockopt_raw(e.fd.as_raw_fd(), level, name, len)?;
+                Ok(Answer::Value(value))
             }),
             Op::Bind { id, addr, creds } => self.bind(id, addr, creds, from),
             Op::Listen { id, backlog } => self.listen(id, backlog, from),
             Op::Connect { id, addr } => self.connect(id, addr, from).await,
             Op::Shutdown { id, how } => self.with_entry(id, from, |e| {
                 if e.state != OriginState::Connected {
-                    return Err(libc::ENOTCONN);
+                    return Err(CallError::NotConnected);
                 }
                 // SHUT_WR travels in band (the data connection's FIN) so no byte is lost.
                 if how == libc::SHUT_RD || how == libc::SHUT_RDWR {
@@ -264,12 +271,12 @@ impl Origin {
             }),
             Op::GetName { id, peer } => self.with_entry(id, from, |e| {
                 let raw = e.fd.as_raw_fd();
-                if peer {
+                let addr = if peer {
                     fdutil::peer_name(raw)
                 } else {
                     fdutil::local_name(raw)
-                }
-                .map(Answer::Address)
+                };
+                Ok(Answer::Address(addr?))
             }),
             Op::Close { id } => {
                 self.close(id, from);
@@ -285,12 +292,12 @@ impl Origin {
         protocol: i32,
         creds: Creds,
         from: u64,
-    ) -> Result<Answer, i32> {
+    ) -> Result<Answer, CallError> {
         if domain != libc::AF_INET && domain != libc::AF_INET6 {
-            return Err(libc::EAFNOSUPPORT);
+            return Err(CallError::Family(domain));
         }
         if kind != libc::SOCK_STREAM {
-            return Err(libc::EPROTONOSUPPORT);
+            return Err(CallError::SocketType(kind));
         }
         // SAFETY: socket returns a new descriptor we own.
         let raw = unsafe {
@@ -301,7 +308,7 @@ impl Origin {
             )
         };
         if raw < 0 {
-            return Err(fdutil::errno());
+            return Err(SysError::last("socket").into());
         }
         // SAFETY: just created.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
@@ -338,14 +345,23 @@ impl Origin {
         (seq, token)
     }
 
-    fn bind(&self, id: SocketId, addr: SocketAddr, creds: Creds, from: u64) -> Result<Answer, i32> {
+    fn bind(
+        &self,
+        id: SocketId,
+        addr: SocketAddr,
+        creds: Creds,
+        from: u64,
+    ) -> Result<Answer, CallError> {
         let port = addr.port();
         if port != 0
             && port < unprivileged_port_start()
             && !(creds.uid == 0 || creds.net_bind_service)
         {
             Stats::bump(&self.stats.permission_denials);
-            return Err(libc::EACCES);
+            return Err(CallError::PrivilegedPort {
+                port,
+                uid: creds.uid,
+            });
         }
         let mut sockets = lock(&self.sockets);
         let entry = self.entry(&sockets, id, from)?;
@@ -359,7 +375,7 @@ impl Origin {
             });
             if stolen {
                 Stats::bump(&self.stats.permission_denials);
-                return Err(libc::EADDRINUSE);
+                return Err(CallError::ReusePortGroup { port });
             }
         }
         fdutil::bind(entry.fd.as_raw_fd(), &addr)?;
@@ -370,11 +386,16 @@ impl Origin {
         Ok(Answer::Address(bound))
     }
 
-    fn listen(self: &Arc<Self>, id: SocketId, backlog: i32, from: u64) -> Result<Answer, i32> {
+    fn listen(
+        self: &Arc<Self>,
+        id: SocketId,
+        backlog: i32,
+        from: u64,
+    ) -> Result<Answer, CallError> {
         let listener = self.with_entry(id, from, |e| {
             // SAFETY: listen on a socket we own.
             if unsafe { libc::listen(e.fd.as_raw_fd(), backlog) } < 0 {
-                return Err(fdutil::errno());
+                return Err(SysError::last("listen").into());
             }
             if e.state == OriginState::Listening {
                 return Ok(None);
@@ -383,7 +404,7 @@ impl Origin {
             if let Some(data) = e.data.take() {
                 drop(data);
             }
-            fdutil::dup(e.fd.as_raw_fd()).map(Some)
+            Ok(fdutil::dup(e.fd.as_raw_fd()).map(Some)?)
         })?;
         if let Some(listener) = listener {
             let this = Arc::clone(self);
@@ -424,15 +445,16 @@ impl Origin {
                 )
             };
             if raw < 0 {
-                match fdutil::errno() {
+                let e = SysError::last("accept4");
+                match e.errno.get() {
                     libc::EAGAIN => guard.clear_ready(),
                     libc::EINTR | libc::ECONNABORTED => {}
                     libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM => {
                         tracing::warn!(%listener_id, "accept: out of descriptors or memory; retrying in 100 ms");
                         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                     }
-                    e => {
-                        tracing::debug!(%listener_id, errno = e, "listening socket closed");
+                    _ => {
+                        tracing::debug!(%listener_id, "listening socket closed: {e}");
                         return;
                     }
                 }
@@ -480,19 +502,18 @@ impl Origin {
         id: SocketId,
         addr: SocketAddr,
         from: u64,
-    ) -> Result<Answer, i32> {
+    ) -> Result<Answer, CallError> {
         let fd = self.with_entry(id, from, |e| match e.state {
-            OriginState::Connecting => Err(libc::EALREADY),
-            OriginState::Connected => Err(libc::EISCONN),
-            OriginState::Listening => Err(libc::EISCONN),
+            OriginState::Connecting => Err(CallError::ConnectPending),
+            OriginState::Connected | OriginState::Listening => Err(CallError::AlreadyConnected),
             OriginState::Fresh => {
                 e.state = OriginState::Connecting;
-                fdutil::dup(e.fd.as_raw_fd())
+                Ok(fdutil::dup(e.fd.as_raw_fd())?)
             }
         })?;
         let result = match fdutil::connect(fd.as_raw_fd(), &addr) {
             Ok(()) => Ok(()),
-            Err(libc::EINPROGRESS) => wait_connected(fd).await,
+            Err(e) if e.errno.get() == libc::EINPROGRESS => wait_connected(fd).await,
             Err(e) => Err(e),
         };
         let outcome = self.with_entry(id, from, |e| match result {
@@ -504,9 +525,9 @@ impl Origin {
                     peer: fdutil::peer_name(raw)?,
                 })
             }
-            Err(errno) => {
+            Err(failed) => {
                 e.state = OriginState::Fresh;
-                Err(errno)
+                Err(failed.into())
             }
         });
         match &outcome {
@@ -590,17 +611,19 @@ impl Origin {
     }
 }
 
-async fn wait_connected(fd: OwnedFd) -> Result<(), i32> {
+/// Waits for a non-blocking connect to finish; its outcome is the socket's SO_ERROR.
+async fn wait_connected(fd: OwnedFd) -> Result<(), SysError> {
+    let failed = |e: std::io::Error| SysError {
+        call: "connect",
+        errno: Errno::of_io(&e, libc::EIO),
+    };
     // SAFETY: the OwnedFd moves into the AsyncFd and stays open for as long as it is registered.
     let afd = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::WRITABLE) }
-        .map_err(|_| libc::EIO)?;
-    let _guard = afd
-        .writable()
-        .await
-        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        .map_err(|_| SysError::new("connect", libc::EIO))?;
+    let _guard = afd.writable().await.map_err(failed)?;
     match fdutil::getsockopt_int(afd.get_ref().as_raw_fd(), libc::SOL_SOCKET, libc::SO_ERROR)? {
         0 => Ok(()),
-        e => Err(e),
+        e => Err(SysError::new("connect", e)),
     }
 }
 

@@ -18,9 +18,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
+use crate::error::{CallError, PeerError, SysError};
 use crate::origin::Origin;
 use crate::protocol::{Answer, Frame, Op, PROTOCOL_VERSION, Push};
 use crate::stats::Stats;
+use ssinet_rsock_wire::Errno;
 
 /// How often a control connection is pinged, and how long silence means the other agent is gone.
 pub const PING_INTERVAL: Duration = Duration::from_millis(500);
@@ -37,7 +39,7 @@ pub(crate) enum PeerEvent {
 
 struct PeerConn {
     writer: mpsc::UnboundedSender<Frame>,
-    pending: Mutex<HashMap<u64, oneshot::Sender<Result<Answer, i32>>>>,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Result<Answer, CallError>>>>,
     next_req: AtomicU64,
 }
 
@@ -106,7 +108,7 @@ impl Peers {
     }
 
     /// Sends `op` to `node`'s origin and waits for its answer.
-    pub async fn call(self: &Arc<Self>, node: u64, op: Op) -> Result<Answer, i32> {
+    pub async fn call(self: &Arc<Self>, node: u64, op: Op) -> Result<Answer, CallError> {
         let conn = self.conn(node).await?;
         let req = conn.next_req.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
@@ -115,12 +117,12 @@ impl Peers {
             .unwrap_or_else(|p| p.into_inner())
             .insert(req, tx);
         if conn.writer.send(Frame::Request { req, op }).is_err() {
-            return Err(libc::ECONNRESET);
+            return Err(CallError::OriginLost(node));
         }
-        rx.await.unwrap_or(Err(libc::ECONNRESET))
+        rx.await.unwrap_or(Err(CallError::OriginLost(node)))
     }
 
-    async fn conn(self: &Arc<Self>, node: u64) -> Result<Arc<PeerConn>, i32> {
+    async fn conn(self: &Arc<Self>, node: u64) -> Result<Arc<PeerConn>, CallError> {
         let mut conns = self.conns.lock().await;
         if let Some(conn) = conns.get(&node)
             && !conn.writer.is_closed()
@@ -129,18 +131,14 @@ impl Peers {
         }
         let conn = self.dial(node).await.map_err(|e| {
             tracing::warn!(node, "cannot reach the rsock origin agent: {e}");
-            libc::EHOSTUNREACH
+            CallError::OriginUnreachable(node)
         })?;
         conns.insert(node, Arc::clone(&conn));
         Ok(conn)
     }
 
-    async fn dial(self: &Arc<Self>, node: u64) -> anyhow::Result<Arc<PeerConn>> {
-        let addr = self
-            .addrs
-            .get(&node)
-            .copied()
-            .ok_or_else(|| anyhow::anyhow!("node {node} is not a cluster peer"))?;
+    async fn dial(self: &Arc<Self>, node: u64) -> Result<Arc<PeerConn>, PeerError> {
+        let addr = self.addr(node).ok_or(PeerError::NotAPeer(node))?;
         let tcp = tokio::time::timeout(HANDSHAKE_TIMEOUT, TcpStream::connect(addr)).await??;
         tcp.set_nodelay(true)?;
         let connector = tokio_rustls::TlsConnector::from(self.identity.client_config());
@@ -151,7 +149,7 @@ impl Peers {
         framed.send(self.hello()).await?;
         let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, framed.next())
             .await?
-            .ok_or_else(|| anyhow::anyhow!("closed during HELLO"))??;
+            .ok_or(PeerError::ClosedInHello)??;
         match Frame::decode(&hello, self.max_frame)? {
             Frame::Hello {
                 node: n,
@@ -164,7 +162,12 @@ impl Peers {
                     "rsock control connection up"
                 );
             }
-            other => anyhow::bail!("unexpected HELLO from node {node}: {other:?}"),
+            other => {
+                return Err(PeerError::UnexpectedHello {
+                    node,
+                    frame: Box::new(other),
+                });
+            }
         }
         let (writer, rx) = mpsc::unbounded_channel();
         let conn = Arc::new(PeerConn {
@@ -183,7 +186,7 @@ impl Peers {
                 .drain()
                 .collect();
             for (_, tx) in pending {
-                let _ = tx.send(Err(libc::ECONNRESET));
+                let _ = tx.send(Err(CallError::OriginLost(node)));
             }
             let mut conns = this.conns.lock().await;
             if conns.get(&node).is_some_and(|c| Arc::ptr_eq(c, &conn2)) {
@@ -224,7 +227,7 @@ impl Peers {
                         Ok(Frame::Reply { req, result }) => {
                             let waiter = conn.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&req);
                             if let Some(waiter) = waiter {
-                                let _ = waiter.send(result);
+                                let _ = waiter.send(result.map_err(|errno| CallError::Remote { node, errno: Errno::new(errno) }));
                             }
                         }
                         Ok(Frame::Push(push)) => { let _ = self.events.send(PeerEvent::Push(node, push)); }
@@ -279,10 +282,10 @@ impl Peers {
         tcp: TcpStream,
         from: SocketAddr,
         origin: Arc<Origin>,
-    ) -> anyhow::Result<()> {
-        let claimed = self.peer_by_ip(from).ok_or_else(|| {
-            anyhow::anyhow!("{from} is not a cluster peer's interconnect address")
-        })?;
+    ) -> Result<(), PeerError> {
+        let claimed = self
+            .peer_by_ip(from)
+            .ok_or(PeerError::UnknownAddress(from))?;
         tcp.set_nodelay(true)?;
         let mut first = [0u8; 1];
         tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.peek(&mut first)).await??;
@@ -297,23 +300,25 @@ impl Peers {
             .peer_certificates()
             .and_then(|c| c.first())
             .cloned()
-            .ok_or_else(|| anyhow::anyhow!("no client certificate"))?;
+            .ok_or(PeerError::NoCertificate)?;
         let mut framed = Framed::new(tls, codec(self.max_frame));
         let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, framed.next())
             .await?
-            .ok_or_else(|| anyhow::anyhow!("closed before HELLO"))??;
+            .ok_or(PeerError::ClosedInHello)??;
         let node = match Frame::decode(&hello, self.max_frame)? {
             Frame::Hello { node, version, .. } if version == PROTOCOL_VERSION => node,
-            Frame::Hello { version, .. } => {
-                anyhow::bail!("protocol version {version}, this agent speaks {PROTOCOL_VERSION}")
-            }
-            other => anyhow::bail!("expected HELLO, got {other:?}"),
+            Frame::Hello { version, .. } => return Err(PeerError::Version(version)),
+            other => return Err(PeerError::NotHello(Box::new(other))),
         };
         if node != claimed {
-            anyhow::bail!("HELLO says node {node} but {from} is node {claimed}'s address");
+            return Err(PeerError::WrongNode {
+                node,
+                from,
+                claimed,
+            });
         }
         certificate_names_node(&cert, node)
-            .map_err(|e| anyhow::anyhow!("certificate does not name node {node}: {e}"))?;
+            .map_err(|reason| PeerError::Certificate { node, reason })?;
         framed.send(self.hello()).await?;
         tracing::info!(node, "rsock peer connected");
 
@@ -342,7 +347,8 @@ impl Peers {
                             let origin = Arc::clone(&origin);
                             let reply_tx = reply_tx.clone();
                             tokio::spawn(async move {
-                                let result = origin.handle(op, node).await;
+                                // The reply frame carries the errno the application will see.
+                                let result = origin.handle(op, node).await.map_err(CallError::errno);
                                 let _ = reply_tx.send(Frame::Reply { req, result });
                             });
                         }
@@ -368,7 +374,7 @@ impl Peers {
         Ok(())
     }
 
-    async fn serve_data(&self, mut tcp: TcpStream, origin: &Arc<Origin>) -> anyhow::Result<()> {
+    async fn serve_data(&self, mut tcp: TcpStream, origin: &Arc<Origin>) -> Result<(), PeerError> {
         let mut line = Vec::with_capacity(64);
         let read_line = async {
             let mut byte = [0u8; 1];
@@ -382,22 +388,25 @@ impl Peers {
             Err(std::io::Error::other("first line too long"))
         };
         tokio::time::timeout(HANDSHAKE_TIMEOUT, read_line).await??;
-        let text = std::str::from_utf8(&line)?;
-        let token = text
-            .strip_prefix(DATA_PREFIX)
+        let token = std::str::from_utf8(&line)
+            .ok()
+            .and_then(|text| text.strip_prefix(DATA_PREFIX))
             .and_then(|hex| u128::from_str_radix(hex, 16).ok())
-            .ok_or_else(|| anyhow::anyhow!("data connection without a token line"))?;
+            .ok_or(PeerError::NoToken)?;
         let std = tcp.into_std()?;
         if !origin.attach_data(token, OwnedFd::from(std)) {
-            anyhow::bail!("data connection with an unknown token");
+            return Err(PeerError::UnknownToken);
         }
         Ok(())
     }
 }
 
 /// Opens the data connection of socket `token` to the origin at `addr` (blocking).
-pub(crate) fn dial_data(addr: SocketAddr, token: u128) -> Result<OwnedFd, i32> {
-    let errno = |e: std::io::Error| e.raw_os_error().unwrap_or(libc::EHOSTUNREACH);
+pub(crate) fn dial_data(addr: SocketAddr, token: u128) -> Result<OwnedFd, SysError> {
+    let errno = |e: std::io::Error| SysError {
+        call: "data connection to the origin",
+        errno: Errno::of_io(&e, libc::EHOSTUNREACH),
+    };
     let mut tcp = std::net::TcpStream::connect_timeout(&addr, HANDSHAKE_TIMEOUT).map_err(errno)?;
     tcp.set_nodelay(true).map_err(errno)?;
     tcp.write_all(format!("{DATA_PREFIX}{token:032x}\n").as_bytes())

@@ -12,6 +12,9 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const DEFAULT_MAX_FRAME: usize = 64 * 1024;
 /// Largest socket option value accepted in either direction.
 pub const MAX_OPTION_LEN: usize = 1024;
+/// [`MAX_OPTION_LEN`] as the type of a getsockopt request's buffer length.
+pub const MAX_OPTION_LEN_U32: u32 = 1024;
+const _: () = assert!(MAX_OPTION_LEN_U32 as usize == MAX_OPTION_LEN);
 
 /// A socket's identity, stable for the socket's life and never reused: the origin agent's node,
 /// its boot epoch (new on every agent start) and a sequence number within that epoch. Ready for
@@ -190,9 +193,7 @@ impl Frame {
             Frame::Request {
                 op: Op::GetSockOpt { len, .. },
                 ..
-            } if *len as usize > MAX_OPTION_LEN => {
-                Err(FrameError::Invalid("option buffer too long"))
-            }
+            } if *len > MAX_OPTION_LEN_U32 => Err(FrameError::Invalid("option buffer too long")),
             Frame::Reply {
                 result: Ok(Answer::Value(value)),
                 ..

@@ -6,7 +6,9 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::fdutil::{Wake, errno, set_nonblocking};
+use crate::error::SysError;
+use crate::fdutil::{Wake, set_nonblocking};
+use crate::stats::counter_value;
 
 const BUFFER: usize = 256 * 1024;
 
@@ -33,7 +35,7 @@ pub struct RelayControl {
 }
 
 impl RelayControl {
-    pub fn new() -> Result<Arc<Self>, i32> {
+    pub fn new() -> Result<Arc<Self>, SysError> {
         Ok(Arc::new(Self {
             wake: Wake::new()?,
             hangup: AtomicBool::new(false),
@@ -99,30 +101,25 @@ impl Direction {
     }
 
     /// Reads what is available; Err on a read error.
-    fn fill(&mut self, from: RawFd) -> Result<(), i32> {
+    fn fill(&mut self, from: RawFd) -> Result<(), SysError> {
         if self.pending() || self.eof {
             return Ok(());
         }
         // SAFETY: reads into a live buffer of BUFFER bytes.
         let n = unsafe { libc::read(from, self.buf.as_mut_ptr().cast(), BUFFER) };
-        if n < 0 {
-            let e = errno();
-            return if e == libc::EAGAIN || e == libc::EINTR {
-                Ok(())
-            } else {
-                Err(e)
-            };
-        }
+        let Ok(n) = usize::try_from(n) else {
+            return retry_later(SysError::last("read"));
+        };
         if n == 0 {
             self.eof = true;
         }
         self.start = 0;
-        self.end = n as usize;
+        self.end = n;
         Ok(())
     }
 
     /// Writes what is buffered; returns bytes written.
-    fn flush(&mut self, to: RawFd) -> Result<usize, i32> {
+    fn flush(&mut self, to: RawFd) -> Result<usize, SysError> {
         let mut written = 0;
         while self.pending() {
             // SAFETY: writes from the live, initialised part of the buffer.
@@ -134,18 +131,23 @@ impl Direction {
                     libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
                 )
             };
-            if n < 0 {
-                let e = errno();
-                return if e == libc::EAGAIN || e == libc::EINTR {
-                    Ok(written)
-                } else {
-                    Err(e)
-                };
-            }
-            self.start += n as usize;
-            written += n as usize;
+            let Ok(n) = usize::try_from(n) else {
+                return retry_later(SysError::last("send")).map(|()| written);
+            };
+            self.start += n;
+            written += n;
         }
         Ok(written)
+    }
+}
+
+/// A non-blocking read or write that would block or was interrupted is tried again on the
+/// next round; any other failure ends the relay.
+fn retry_later(e: SysError) -> Result<(), SysError> {
+    if e.errno.get() == libc::EAGAIN || e.errno.get() == libc::EINTR {
+        Ok(())
+    } else {
+        Err(e)
     }
 }
 
@@ -155,7 +157,7 @@ pub enum RelayEnd {
     Closed,
     HungUp,
     Aborted,
-    Failed(i32),
+    Failed(SysError),
 }
 
 /// The application closed its last reference. With SO_LINGER 0 the network side is reset rather
@@ -174,7 +176,7 @@ fn hung_up(net: RawFd, side: AppSide, ctl: &RelayControl) -> RelayEnd {
                 libc::SOL_SOCKET,
                 libc::SO_LINGER,
                 (&linger as *const libc::linger).cast(),
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                ssinet_rsock_wire::sockaddr::socklen_of::<libc::linger>(),
             )
         };
     }
@@ -204,7 +206,7 @@ pub fn run(app: OwnedFd, net: OwnedFd, side: AppSide, ctl: &RelayControl) -> Rel
         }
         match up.flush(n) {
             Ok(w) => {
-                ctl.bytes_out.fetch_add(w as u64, Ordering::Relaxed);
+                ctl.bytes_out.fetch_add(counter_value(w), Ordering::Relaxed);
             }
             Err(e) => return RelayEnd::Failed(e),
         }
@@ -228,10 +230,10 @@ pub fn run(app: OwnedFd, net: OwnedFd, side: AppSide, ctl: &RelayControl) -> Rel
             }
             match down.flush(a) {
                 Ok(w) => {
-                    ctl.bytes_in.fetch_add(w as u64, Ordering::Relaxed);
+                    ctl.bytes_in.fetch_add(counter_value(w), Ordering::Relaxed);
                 }
                 // The application shut its reading side or went away: drop what arrives.
-                Err(libc::EPIPE) => {
+                Err(e) if e.errno.get() == libc::EPIPE => {
                     down.start = down.end;
                     if side == AppSide::UnixEnd {
                         app_gone = true;
@@ -298,8 +300,11 @@ pub fn run(app: OwnedFd, net: OwnedFd, side: AppSide, ctl: &RelayControl) -> Rel
         }
         // SAFETY: three valid pollfds.
         let ready = unsafe { libc::poll(fds.as_mut_ptr(), 3, -1) };
-        if ready < 0 && errno() != libc::EINTR {
-            return RelayEnd::Failed(errno());
+        if ready < 0 {
+            let e = SysError::last("poll");
+            if e.errno.get() != libc::EINTR {
+                return RelayEnd::Failed(e);
+            }
         }
         if fds[2].revents & libc::POLLIN != 0 {
             ctl.wake.clear();
@@ -309,10 +314,11 @@ pub fn run(app: OwnedFd, net: OwnedFd, side: AppSide, ctl: &RelayControl) -> Rel
             app_gone = true;
         }
         if fds[1].revents & libc::POLLERR != 0 && fds[1].revents & libc::POLLIN == 0 {
-            return RelayEnd::Failed(
-                crate::fdutil::getsockopt_int(n, libc::SOL_SOCKET, libc::SO_ERROR)
-                    .unwrap_or(libc::EIO),
-            );
+            let pending = crate::fdutil::getsockopt_int(n, libc::SOL_SOCKET, libc::SO_ERROR);
+            return RelayEnd::Failed(match pending {
+                Ok(errno) => SysError::new("network side", errno),
+                Err(e) => e,
+            });
         }
     }
 }

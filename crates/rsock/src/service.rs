@@ -14,7 +14,7 @@ use crate::error::RsockError;
 use crate::origin::{Origin, OriginState};
 use crate::peer::Peers;
 use crate::protocol::{DEFAULT_MAX_FRAME, SocketId};
-use crate::stats::{Counters, Stats};
+use crate::stats::{Counters, Stats, counter_value};
 
 /// Bounds on what peers and local processes may ask of this agent.
 #[derive(Clone, Debug)]
@@ -89,7 +89,7 @@ impl RsockService {
                 node: cfg.node,
             });
         }
-        let epoch = (crate::fdutil::random_u128() as u64) | 1;
+        let epoch = crate::fdutil::random_epoch();
         let stats = Arc::new(Stats::default());
         let origin = Origin::new(
             cfg.node,
@@ -236,8 +236,8 @@ impl RsockService {
         let s = &self.stats;
         Counters {
             sockets_created: Stats::get(&s.sockets_created),
-            sockets_open: socks.len() as u64,
-            origin_sockets_open: self.origin.open_count() as u64,
+            sockets_open: counter_value(socks.len()),
+            origin_sockets_open: counter_value(self.origin.open_count()),
             connects: Stats::get(&s.connects),
             connect_failures: Stats::get(&s.connect_failures),
             accepts: Stats::get(&s.accepts),

@@ -28,3 +28,8 @@ impl Stats {
         counter.load(Ordering::Relaxed)
     }
 }
+
+/// A count (bytes, sockets) as a counter's value; usize is at most 64 bits on every target.
+pub(crate) fn counter_value(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}

@@ -6,6 +6,8 @@
 //! A netlink socket belongs to the network namespace of the thread that opened it, so open the
 //! client from the namespace whose IPVS table you mean to program.
 
+use std::ops::ControlFlow;
+
 use netlink_packet_core::{
     NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
 };
@@ -86,6 +88,27 @@ fn error_code(payload: &[u8]) -> Result<i32, IpvsError> {
         .get(..4)
         .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
         .ok_or_else(|| crate::DecodeError::Netlink("short NLMSG_ERROR".into()).into())
+}
+
+/// The family id in a controller reply (`CTRL_CMD_NEWFAMILY`), if it carries one.
+fn family_id(f: &Frame<'_>) -> Result<Option<u16>, IpvsError> {
+    let mut whole = Vec::with_capacity(NLMSG_HDRLEN + f.payload.len());
+    let len = (NLMSG_HDRLEN + f.payload.len()) as u32;
+    whole.extend_from_slice(&len.to_ne_bytes());
+    whole.extend_from_slice(&f.msg_type.to_ne_bytes());
+    whole.extend_from_slice(&[0; 10]);
+    whole.extend_from_slice(f.payload);
+    let parsed = NetlinkMessage::<GenlMessage<GenlCtrl>>::deserialize(&whole)
+        .map_err(|e| crate::DecodeError::Netlink(e.to_string()))?;
+    let mut family = None;
+    if let NetlinkPayload::InnerMessage(m) = parsed.payload {
+        for nla in m.payload.nlas {
+            if let GenlCtrlAttrs::FamilyId(id) = nla {
+                family = Some(id);
+            }
+        }
+    }
+    Ok(family)
 }
 
 /// A whole netlink request: `nlmsghdr`, `genlmsghdr` and the message's attributes. The port id
@@ -179,46 +202,49 @@ impl IpvsClient {
         msg.finalize();
         let mut bytes = vec![0u8; msg.buffer_len()];
         msg.serialize(&mut bytes);
-        self.socket.send(&bytes).await?;
         let mut family = None;
+        self.exchange(&bytes, seq, |f| match f.msg_type {
+            NLMSG_ERROR => match error_code(f.payload)? {
+                0 => Ok(ControlFlow::Break(())),
+                code => Err(IpvsError::FamilyMissing(
+                    std::io::Error::from_raw_os_error(-code).to_string(),
+                )),
+            },
+            _ => {
+                if let Some(id) = family_id(f)? {
+                    family = Some(id);
+                }
+                Ok(ControlFlow::Continue(()))
+            }
+        })
+        .await?;
+        family.ok_or_else(|| IpvsError::FamilyMissing("controller sent no family id".into()))
+    }
+
+    /// Sends one request (`bytes`, sequence number `seq`) and hands each message of the
+    /// kernel's answer to it, in order, to `on_reply` until that breaks or fails. Messages with
+    /// other sequence numbers (late answers to abandoned exchanges) are skipped.
+    async fn exchange(
+        &mut self,
+        bytes: &[u8],
+        seq: u32,
+        mut on_reply: impl FnMut(&Frame<'_>) -> Result<ControlFlow<()>, IpvsError>,
+    ) -> Result<(), IpvsError> {
+        self.socket.send(bytes).await?;
         loop {
             let datagram = self.receive().await?;
-            for f in frames(&datagram)? {
-                if f.seq != seq {
-                    continue;
-                }
-                match f.msg_type {
-                    NLMSG_ERROR => {
-                        let code = error_code(f.payload)?;
-                        if code == 0 {
-                            return family.ok_or_else(|| {
-                                IpvsError::FamilyMissing("controller sent no family id".into())
-                            });
-                        }
-                        return Err(IpvsError::FamilyMissing(
-                            std::io::Error::from_raw_os_error(-code).to_string(),
-                        ));
-                    }
-                    _ => {
-                        let mut whole = Vec::with_capacity(NLMSG_HDRLEN + f.payload.len());
-                        let len = (NLMSG_HDRLEN + f.payload.len()) as u32;
-                        whole.extend_from_slice(&len.to_ne_bytes());
-                        whole.extend_from_slice(&f.msg_type.to_ne_bytes());
-                        whole.extend_from_slice(&[0; 10]);
-                        whole.extend_from_slice(f.payload);
-                        let parsed = NetlinkMessage::<GenlMessage<GenlCtrl>>::deserialize(&whole)
-                            .map_err(|e| crate::DecodeError::Netlink(e.to_string()))?;
-                        if let NetlinkPayload::InnerMessage(m) = parsed.payload {
-                            for nla in m.payload.nlas {
-                                if let GenlCtrlAttrs::FamilyId(id) = nla {
-                                    family = Some(id);
-                                }
-                            }
-                        }
+            let flow = frames(&datagram).and_then(|frames| {
+                for f in frames.iter().filter(|f| f.seq == seq) {
+                    if on_reply(f)?.is_break() {
+                        return Ok(ControlFlow::Break(()));
                     }
                 }
-            }
+                Ok(ControlFlow::Continue(()))
+            });
             self.recycle(datagram);
+            if flow?.is_break() {
+                return Ok(());
+            }
         }
     }
 
@@ -251,61 +277,43 @@ impl IpvsClient {
     pub async fn request(&mut self, msg: &IpvsMessage) -> Result<Vec<IpvsMessage>, IpvsError> {
         let seq = self.next_seq();
         let bytes = self.encode_request(msg, NLM_F_REQUEST | NLM_F_ACK, seq);
-        self.socket.send(&bytes).await?;
         let mut replies = Vec::new();
-        loop {
-            let datagram = self.receive().await?;
-            for f in frames(&datagram)? {
-                if f.seq != seq {
-                    continue;
-                }
-                match f.msg_type {
-                    NLMSG_ERROR => {
-                        let code = error_code(f.payload)?;
-                        if code == 0 {
-                            return Ok(replies);
-                        }
-                        return Err(IpvsError::kernel(describe(msg), -code));
-                    }
-                    NLMSG_DONE => return Ok(replies),
-                    _ => replies.push(Self::decode_reply(f.payload)?),
-                }
+        self.exchange(&bytes, seq, |f| match f.msg_type {
+            NLMSG_ERROR => match error_code(f.payload)? {
+                0 => Ok(ControlFlow::Break(())),
+                code => Err(IpvsError::kernel(describe(msg), -code)),
+            },
+            NLMSG_DONE => Ok(ControlFlow::Break(())),
+            _ => {
+                replies.push(Self::decode_reply(f.payload)?);
+                Ok(ControlFlow::Continue(()))
             }
-            self.recycle(datagram);
-        }
+        })
+        .await?;
+        Ok(replies)
     }
 
     /// Sends a dump request and collects every reply until the kernel says it is done.
     pub async fn dump(&mut self, msg: &IpvsMessage) -> Result<Vec<IpvsMessage>, IpvsError> {
         let seq = self.next_seq();
         let bytes = self.encode_request(msg, NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP, seq);
-        self.socket.send(&bytes).await?;
         let mut replies = Vec::new();
-        loop {
-            let datagram = self.receive().await?;
-            for f in frames(&datagram)? {
-                if f.seq != seq {
-                    continue;
-                }
-                match f.msg_type {
-                    NLMSG_DONE => {
-                        let code = error_code(f.payload).unwrap_or(0);
-                        if code < 0 {
-                            return Err(IpvsError::kernel(describe(msg), -code));
-                        }
-                        return Ok(replies);
-                    }
-                    NLMSG_ERROR => {
-                        let code = error_code(f.payload)?;
-                        if code != 0 {
-                            return Err(IpvsError::kernel(describe(msg), -code));
-                        }
-                    }
-                    _ => replies.push(Self::decode_reply(f.payload)?),
-                }
+        self.exchange(&bytes, seq, |f| match f.msg_type {
+            NLMSG_DONE => match error_code(f.payload).unwrap_or(0) {
+                code if code < 0 => Err(IpvsError::kernel(describe(msg), -code)),
+                _ => Ok(ControlFlow::Break(())),
+            },
+            NLMSG_ERROR => match error_code(f.payload)? {
+                0 => Ok(ControlFlow::Continue(())),
+                code => Err(IpvsError::kernel(describe(msg), -code)),
+            },
+            _ => {
+                replies.push(Self::decode_reply(f.payload)?);
+                Ok(ControlFlow::Continue(()))
             }
-            self.recycle(datagram);
-        }
+        })
+        .await?;
+        Ok(replies)
     }
 
     /// Sends every request without waiting for each acknowledgement (up to a window the

@@ -1,5 +1,5 @@
-//! Feeds arbitrary bytes to every decoder of the local broker wire (request, reply, accept
-//! record, raw sockaddr) as one received message. Decoding must never panic, and whatever
+//! Feeds arbitrary bytes to every decoder of the local broker wire (the `ssinet-rsock-wire`
+//! crate: request, reply, accept record, raw sockaddr) as one received message. Decoding must never panic, and whatever
 //! decodes must survive encode -> decode unchanged; where the layout has no slack the encoding
 //! must also give back the input bytes.
 #![no_main]
@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 
 use libfuzzer_sys::fuzz_target;
-use ssinet_rsock::local_wire::{
+use ssinet_rsock_wire::{
     AcceptRecord, LocalReply, LocalRequest, MAX_BLOB, parse_sockaddr, sockaddr_bytes,
 };
 
@@ -48,6 +48,9 @@ fuzz_target!(|data: &[u8]| {
                 SocketAddr::V6(_) => assert_eq!(raw, data[..28]),
             }
         }
-        Err(errno) => assert!(errno == 22 || errno == 97, "errno {errno}"),
+        Err(bad) => {
+            let errno = bad.errno().get();
+            assert!(errno == 22 || errno == 97, "errno {errno}");
+        }
     }
 });

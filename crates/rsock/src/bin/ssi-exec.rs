@@ -2,6 +2,12 @@
 //!
 //! Runs COMMAND on this node with its inet TCP sockets homed on NODE: the preload library
 //! forwards their control calls to the local agent, which keeps the real sockets on NODE.
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    clippy::undocumented_unsafe_blocks
+)]
 
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -9,9 +15,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Parser;
 use ssinet_rsock::fdutil;
-use ssinet_rsock::local_wire::{
-    DEFAULT_BROKER_SOCKET, ENV_BROKER, ENV_ORIGIN, LocalReply, LocalRequest, OP_ORIGIN,
-};
+use ssinet_rsock_wire::fdpass::{RoundTripError, round_trip};
+use ssinet_rsock_wire::{DEFAULT_BROKER_SOCKET, ENV_BROKER, ENV_ORIGIN, LocalRequest, OP_ORIGIN};
 
 const LIBRARY: &str = "libssinet_preload.so";
 
@@ -77,14 +82,13 @@ fn main() -> anyhow::Result<()> {
 /// error here rather than EHOSTUNREACH from every socket() of the command.
 fn check_origin(broker: &std::path::Path, origin: u64) -> anyhow::Result<()> {
     use std::os::fd::AsRawFd;
-    let unreachable = |e: i32| {
+    let unreachable = |e: ssinet_rsock_wire::Errno| {
         anyhow::anyhow!(
-            "cannot reach the agent's broker at {}: {}",
-            broker.display(),
-            std::io::Error::from_raw_os_error(e)
+            "cannot reach the agent's broker at {}: {e}",
+            broker.display()
         )
     };
-    let conn = fdutil::connect_seqpacket(broker).map_err(unreachable)?;
+    let conn = fdutil::connect_seqpacket(broker).map_err(|e| unreachable(e.errno))?;
     let Ok(origin_arg) = i32::try_from(origin) else {
         bail!("--origin {origin}: node numbers are at most {}", i32::MAX);
     };
@@ -93,12 +97,17 @@ fn check_origin(broker: &std::path::Path, origin: u64) -> anyhow::Result<()> {
         args: [origin_arg, 0, 0, 0],
         blob: Vec::new(),
     };
-    fdutil::send_with_fd(conn.as_raw_fd(), &request.encode(), None, 0).map_err(unreachable)?;
-    let mut buf = vec![0u8; 64 + ssinet_rsock::local_wire::MAX_BLOB];
-    let (n, _) = fdutil::recv_with_fd(conn.as_raw_fd(), &mut buf).map_err(unreachable)?;
-    let reply = LocalReply::decode(&buf[..n]).map_err(|_| {
-        anyhow::anyhow!("the broker at {} gave a malformed answer", broker.display())
-    })?;
+    let (reply, fd) =
+        round_trip(conn.as_raw_fd(), &request, None, libc::close).map_err(|e| match e {
+            RoundTripError::Send(e) | RoundTripError::Receive(e) => unreachable(e),
+            RoundTripError::Reply(_) => {
+                anyhow::anyhow!("the broker at {} gave a malformed answer", broker.display())
+            }
+        })?;
+    if let Some(fd) = fd {
+        // SAFETY: received for us, held by nothing else; the answer needs no descriptor.
+        drop(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+    }
     match reply.errno {
         0 => Ok(()),
         libc::EHOSTUNREACH => bail!(
