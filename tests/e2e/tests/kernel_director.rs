@@ -74,7 +74,7 @@ fn assert_share(counts: &BTreeMap<String, usize>, node: u8, expected: f64) {
 fn scenario(routing: Routing) {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let (mut cluster, first) =
-        director::start_with_default_timing(director::spec(3, &[1, 2], routing)).unwrap();
+        director::start_with_tcg_timing(director::spec(3, &[1, 2], routing)).unwrap();
     let standby = if first == 1 { 2 } else { 1 };
 
     // The real servers hold the CVIP on lo; the client reaches the director's MAC for it.

@@ -18,7 +18,7 @@
 //! ```
 //!
 //! Each node's agent runs in its namespace with its own data dir, TLS files, admin socket and
-//! log (`node<N>.log`) in a temporary directory; the agents get short Raft timings
+//! log (`node<N>.log`) in a temporary directory; the agents get the lab's Raft timings
 //! ([`TIMING_FLAGS`]). Dropping the [`Cluster`], also while unwinding from a panic, kills every
 //! agent and removes the namespaces and the directory. `SSINET_TEST_LOGS=1` prints every node's
 //! log tail on drop.
@@ -60,7 +60,9 @@ use std::process::{Command as Process, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-/// Short Raft timings so tests converge quickly; correctness never depends on them.
+/// The lab's Raft timing: slower than ssinetd's defaults (heartbeat 30 ms, election 150-200 ms),
+/// so the many clusters a test run starts at once on two cores do not miss a 30 ms
+/// append-entries deadline and elect again; correctness never depends on them.
 pub const TIMING_FLAGS: [&str; 6] = [
     "--heartbeat-ms",
     "50",
