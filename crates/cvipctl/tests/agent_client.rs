@@ -182,14 +182,32 @@ fn a_user_who_may_not_open_the_socket_is_told_so() {
     let agent = FakeAgent::serve(vec![]);
     std::fs::set_permissions(agent.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(agent.socket(), std::fs::Permissions::from_mode(0o600)).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cvipctl"))
-        .arg("--socket")
-        .arg(agent.socket())
-        .arg("status")
-        .uid(65534)
-        .gid(65534)
-        .output()
-        .unwrap();
+    // A copy nobody may run: the build's own path may sit below a directory only root enters
+    // (a checkout under /root), and then the test would see EACCES from exec, not cvipctl's.
+    let bin_dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(bin_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = bin_dir.path().join("cvipctl");
+    std::fs::copy(env!("CARGO_BIN_EXE_cvipctl"), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Another test thread's fork may still hold the copy's write descriptor for a moment
+    // (ETXTBSY until that child execs).
+    let mut tries = 0;
+    let out = loop {
+        tries += 1;
+        let run = Command::new(&bin)
+            .arg("--socket")
+            .arg(agent.socket())
+            .arg("status")
+            .uid(65534)
+            .gid(65534)
+            .output();
+        match run {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => break other.unwrap(),
+        }
+    };
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("permission denied; the admin socket is for root only"),
