@@ -1,5 +1,5 @@
 //! Cluster benchmark on a 3-node namespace lab of real `ssinetd` processes with the default Raft
-//! timing (heartbeat 100 ms, election timeout 500-1000 ms). Run by hand as root:
+//! timing (heartbeat 30 ms, election 150-200 ms). Run by hand as root:
 //!
 //! ```sh
 //! cargo build --release -p cvipctl                       # the bench runs this binary
