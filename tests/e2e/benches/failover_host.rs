@@ -763,6 +763,17 @@ fn heal(setup: &mut Setup, fault: Fault, target: System, node: u8, how: Heal) ->
 }
 
 /// One round: `fault` on `node`, measured for `measured` (all of which `node` holds).
+/// A client probe of every system's address, each once it answers.
+fn probe_all(setup: &Setup) -> Result<Vec<(System, Probe)>> {
+    let mut probes = Vec::new();
+    for system in System::ALL {
+        let probe = Probe::start(&setup.client, system.vip())?;
+        probe.wait_healthy(&system.vip().to_string())?;
+        probes.push((system, probe));
+    }
+    Ok(probes)
+}
+
 fn round(
     setup: &mut Setup,
     fault: Fault,
@@ -773,12 +784,7 @@ fn round(
     let sampler = setup.sampler()?;
     // Every address is probed, measured or not: a round ends only once the client reaches all
     // of them again.
-    let mut probes = Vec::new();
-    for system in System::ALL {
-        let probe = Probe::start(&setup.client, system.vip())?;
-        probe.wait_healthy(&system.vip().to_string())?;
-        probes.push((system, probe));
-    }
+    let probes = probe_all(setup)?;
     let begun = Instant::now();
     let how = apply(setup, fault, target, node)?;
     let death = Instant::now();
@@ -1378,12 +1384,7 @@ fn soak(seconds: u64) -> Result<()> {
     };
     let at_start = term(&setup);
     let sampler = setup.sampler()?;
-    let mut probes = Vec::new();
-    for system in System::ALL {
-        let probe = Probe::start(&setup.client, system.vip())?;
-        probe.wait_healthy(&system.vip().to_string())?;
-        probes.push((system, probe));
-    }
+    let probes = probe_all(&setup)?;
     let begun = Instant::now();
     let end = begun + Duration::from_secs(seconds);
     let mut next_report = begun + Duration::from_secs(60);
