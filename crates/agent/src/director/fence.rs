@@ -57,6 +57,16 @@ impl Fence {
         self.seen_at = now;
     }
 
+    /// Records a publication and says whether it changes what the data plane would do: the
+    /// leader, the term, or whether this node may hold the CVIPs. A follower's publications
+    /// (one per append-entries) and the election driver's state reads change none of these,
+    /// so a node that does not direct need not run a pass for each.
+    pub fn observe_changes_role(&mut self, view: LeaderView, now: Instant) -> bool {
+        let before = (self.view.leader, self.view.term, self.may_hold(now));
+        self.observe(view, now);
+        before != (self.view.leader, self.view.term, self.may_hold(now))
+    }
+
     /// How long ago a quorum acknowledged this leader, as of `now`.
     pub fn ack_age(&self, now: Instant) -> Option<Duration> {
         let ms = self.view.millis_since_quorum_ack?;
@@ -112,6 +122,23 @@ mod tests {
         assert!(fence.may_hold(t0 + Duration::from_millis(199)));
         assert!(!fence.may_hold(t0 + Duration::from_millis(200)));
         assert_eq!(fence.expires_at(), Some(t0 + Duration::from_millis(200)));
+    }
+
+    #[test]
+    fn only_a_new_leader_term_or_hold_verdict_changes_the_role() {
+        let t0 = Instant::now();
+        let mut fence = Fence::new(Duration::from_millis(300), t0);
+        let follower = LeaderView {
+            leader: false,
+            term: 3,
+            millis_since_quorum_ack: None,
+        };
+        assert!(fence.observe_changes_role(follower, t0));
+        assert!(!fence.observe_changes_role(follower, t0 + Duration::from_millis(30)));
+        assert!(fence.observe_changes_role(leader(None), t0));
+        assert!(fence.observe_changes_role(leader(Some(5)), t0));
+        assert!(!fence.observe_changes_role(leader(Some(7)), t0));
+        assert!(fence.observe_changes_role(leader(Some(400)), t0));
     }
 
     #[test]

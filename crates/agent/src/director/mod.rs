@@ -90,7 +90,10 @@ impl DataPlane {
                 Err(e) => {
                     self.report_error(format!("{e:#}"));
                     tracing::warn!(node = node.0, error = %format!("{e:#}"), "data plane cannot start; retrying");
-                    if self.sleep_or_stop(Duration::from_secs(1), &mut fence).await {
+                    if self
+                        .sleep_or_stop(Duration::from_secs(1), &mut fence, false)
+                        .await
+                    {
                         return;
                     }
                 }
@@ -121,7 +124,7 @@ impl DataPlane {
             let state = &applied.state;
             if state.is_empty() {
                 // Nothing replicated yet: leave the kernel as it is (a restart adopts it).
-                if self.sleep_or_stop(TICK, &mut fence).await {
+                if self.sleep_or_stop(TICK, &mut fence, false).await {
                     break;
                 }
                 continue;
@@ -209,7 +212,8 @@ impl DataPlane {
             if let Some(expiry) = fence.expires_at() {
                 wake = wake.min(expiry.saturating_duration_since(Instant::now()));
             }
-            if self.sleep_or_stop(wake, &mut fence).await {
+            let directing = last.as_ref().is_some_and(|d| d.role == NodeRole::Director);
+            if self.sleep_or_stop(wake, &mut fence, directing).await {
                 break;
             }
         }
@@ -239,19 +243,28 @@ impl DataPlane {
         kernel.close();
     }
 
-    /// Sleeps `d` or until metrics, state or stop change; true when asked to stop. Metrics that
-    /// woke it are given to the fence here: `changed()` marks them seen, so the loop's own
-    /// `has_changed()` would miss them and the fence would age a healthy leader's view.
-    async fn sleep_or_stop(&mut self, d: Duration, fence: &mut Fence) -> bool {
-        tokio::select! {
-            () = tokio::time::sleep(d) => {}
-            r = self.metrics.changed() => {
-                if r.is_ok() {
-                    fence.observe(LeaderView::of(&self.metrics.borrow_and_update()), Instant::now());
+    /// Sleeps `d` or until the state, stop, or metrics that matter change; true when asked to
+    /// stop. Every metrics publication goes to the fence here (`changed()` marks it seen, so
+    /// the loop's own `has_changed()` would miss it). A directing node wakes for each one (its
+    /// pass renews the guard's lease from the fresh acknowledgement); any other node only when
+    /// the leader, the term or its right to hold changed, not for every append-entries.
+    async fn sleep_or_stop(&mut self, d: Duration, fence: &mut Fence, directing: bool) -> bool {
+        let deadline = tokio::time::Instant::now() + d;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => break,
+                r = self.metrics.changed() => {
+                    if r.is_err() {
+                        break;
+                    }
+                    let view = LeaderView::of(&self.metrics.borrow_and_update());
+                    if fence.observe_changes_role(view, Instant::now()) || directing {
+                        break;
+                    }
                 }
+                _ = self.state.changed() => break,
+                _ = self.stop.changed() => break,
             }
-            _ = self.state.changed() => {}
-            _ = self.stop.changed() => {}
         }
         *self.stop.borrow()
     }

@@ -342,8 +342,9 @@ impl<A: App> ClusterNode<A> {
     /// eligible.
     pub fn set_eligible(&self, eligible: bool) {
         let was = self.eligible.set(eligible);
+        // The caller logs the change with its reason (the agent's external-link monitor).
         if was != eligible {
-            tracing::info!(node = self.node, eligible, "director eligibility changed");
+            tracing::debug!(node = self.node, eligible, "director eligibility changed");
         }
     }
 
