@@ -38,7 +38,7 @@ impl Default for DemoOptions {
 #[derive(Debug, Clone)]
 pub struct DemoReport {
     pub first_director: u8,
-    /// Requests per serving node (`"(failed)"` for failures).
+    /// Requests per serving node (`"(failed: <error>)"` for failures).
     pub spread: BTreeMap<String, usize>,
     pub second_director: u8,
     /// From the last success before the kill to the first after it.

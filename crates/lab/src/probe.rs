@@ -154,8 +154,8 @@ fn parse_node_answer(raw: &[u8]) -> std::io::Result<String> {
     Ok(node.to_owned())
 }
 
-/// `requests` sequential [`fetch`]es from inside `netns`; successes per node, and failures
-/// under the key `"(failed)"`.
+/// `requests` sequential [`fetch`]es from inside `netns`; successes per node, and failures under
+/// a key that names their cause, `"(failed: <error>)"` (see [`failed_count`]).
 pub fn count_nodes(
     netns: &Netns,
     target: SocketAddr,
@@ -165,11 +165,23 @@ pub fn count_nodes(
     netns.run(|| {
         let mut counts = BTreeMap::new();
         for _ in 0..requests {
-            let key = fetch(target, config).unwrap_or_else(|_| "(failed)".to_owned());
+            let key = fetch(target, config).unwrap_or_else(|error| format!("{FAILED}: {error})"));
             *counts.entry(key).or_insert(0) += 1;
         }
         counts
     })
+}
+
+/// How [`count_nodes`] keys start for failed requests.
+pub const FAILED: &str = "(failed";
+
+/// The failed requests among [`count_nodes`]' counts, whatever their cause.
+pub fn failed_count(counts: &BTreeMap<String, usize>) -> usize {
+    counts
+        .iter()
+        .filter(|(key, _)| key.starts_with(FAILED))
+        .map(|(_, count)| count)
+        .sum()
 }
 
 /// A running probe; [`Prober::stop`] ends it and returns its [`ProbeLog`].

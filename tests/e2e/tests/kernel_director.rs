@@ -17,15 +17,21 @@ use ssinet_e2e::PORT;
 use ssinet_e2e::director::{self, PATIENCE};
 use ssinet_lab::cluster::Cluster;
 use ssinet_lab::netns::Routing;
-use ssinet_lab::probe::{LongLivedConnection, ProbeConfig, Prober, Responder, count_nodes};
+use ssinet_lab::probe::{
+    LongLivedConnection, ProbeConfig, Prober, Responder, count_nodes, failed_count,
+};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn config() -> ProbeConfig {
-    // TCG is slow: a generous I/O timeout so a busy VM is not a failed request.
+    // TCG is slow: generous timeouts, as a user's client has, so a busy VM is not a failed
+    // request. The connect timeout outlasts the first SYN retransmission (1 s): one SYN lost
+    // or dropped (IPVS in NAT mode drops the first SYN of a connection reusing the port of one
+    // it still tracks, for one) costs a second, as it would a real client, not a request. A
+    // failure names its cause in the counts.
     ProbeConfig {
-        io_timeout: Duration::from_secs(2),
-        connect_timeout: Duration::from_secs(1),
+        io_timeout: Duration::from_secs(3),
+        connect_timeout: Duration::from_secs(3),
         ..ProbeConfig::default()
     }
 }
@@ -98,7 +104,13 @@ fn scenario(routing: Routing) {
         .collect();
     director::wait_for_destinations(&cluster, first, &[(1, 1), (2, 1), (3, 2)]).unwrap();
     let spread = counts(&cluster, 300);
-    assert_eq!(spread.get("(failed)"), None, "{spread:?}");
+    assert_eq!(
+        failed_count(&spread),
+        0,
+        "{spread:?}; holders now {:?}\n{}",
+        cluster.cvip_holders(),
+        cluster.logs()
+    );
     assert_share(&spread, 1, 0.25);
     assert_share(&spread, 2, 0.25);
     assert_share(&spread, 3, 0.5);
@@ -138,7 +150,7 @@ fn scenario(routing: Routing) {
     responders.remove(&2).unwrap().stop();
     director::wait_for_destinations(&cluster, first, &[(1, 1), (3, 2)]).unwrap();
     until_counts(&cluster, "no request to reach node 2", |batch| {
-        !batch.contains_key("n2") && !batch.contains_key("(failed)")
+        !batch.contains_key("n2") && failed_count(batch) == 0
     });
     responders.insert(
         2,
