@@ -24,8 +24,8 @@ use std::sync::atomic::Ordering;
 use anyhow::Context;
 use clap::Parser;
 use ssinet_api::ClusterApp;
+use ssinet_interconnect::NodeIdentity;
 use ssinet_raft::ClusterNode;
-use ssinet_raft::tls::NodeIdentity;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 

@@ -1,29 +1,39 @@
 //! Peer status: every agent tells the others its Raft role, term and whether it has a quorum,
-//! over mutual TLS on the interconnect (the cluster CA vouches for both sides, the dialer checks
-//! the peer is the node it meant). This is what `cvipctl status` shows for the other nodes, and
-//! how a follower cut off from its leader knows the cluster has no quorum from here, which
-//! openraft 0.9 metrics cannot tell.
+//! over the interconnect (one [`Channel`] per peer, kept open between probes, so a probe is one
+//! small frame each way rather than a TLS handshake). This is what `cvipctl status` shows for
+//! the other nodes, and how a follower cut off from its leader knows the cluster has no quorum
+//! from here, which openraft 0.9 metrics cannot tell.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use ssinet_api::admin::Role;
+use ssinet_interconnect::{Acceptor, Channel, Limits, NodeIdentity, Service};
 use ssinet_raft::NodeId;
-use ssinet_raft::tls::NodeIdentity;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::{TlsAcceptor, TlsConnector};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
+/// The interconnect service of the peer status port.
+const SERVICE: Service = Service("status");
 /// How often each peer is asked.
 const PROBE_EVERY: Duration = Duration::from_millis(500);
 /// Connect, handshake and answer must fit in this, or the peer counts as unreachable.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// A report is one small JSON object; anything longer is not a peer of ours.
-const MAX_REPORT_BYTES: u64 = 4096;
-
+const LIMITS: Limits = Limits {
+    max_frame_bytes: 4096,
+    handshake_timeout: PROBE_TIMEOUT,
+};
+/// The one request: "your report, please".
+const ASK: &[u8] = b"status?";
+/// A server closes a channel that asked nothing for this long (probes come every 500 ms).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Channels served at once; more are refused until some close.
+const MAX_CHANNELS: usize = 64;
 /// What one agent reports about itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerReport {
@@ -39,13 +49,15 @@ pub struct PeerReport {
 /// The last probe of each peer: its report, or `None` when it did not answer.
 pub type PeerTable = Arc<RwLock<BTreeMap<NodeId, Option<PeerReport>>>>;
 
-/// Serves this node's report to any cluster member (client certificate from the cluster CA).
+/// Serves this node's report to any cluster member (client certificate from the cluster CA),
+/// once per request frame, on channels kept open by the askers.
 pub async fn serve(
     listener: TcpListener,
     identity: NodeIdentity,
     report: impl Fn() -> PeerReport + Send + Sync + 'static,
 ) {
-    let acceptor = TlsAcceptor::from(identity.server_config());
+    let acceptor = Acceptor::new(&identity, SERVICE, LIMITS);
+    let slots = Arc::new(Semaphore::new(MAX_CHANNELS));
     let report = Arc::new(report);
     loop {
         let (tcp, peer_addr) = match listener.accept().await {
@@ -56,39 +68,59 @@ pub async fn serve(
                 continue;
             }
         };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::debug!(%peer_addr, "peer status: refused, {MAX_CHANNELS} channels open");
+            continue;
+        };
         let acceptor = acceptor.clone();
-        let report = report.clone();
+        let report = Arc::clone(&report);
         tokio::spawn(async move {
-            let answered = tokio::time::timeout(PROBE_TIMEOUT, async {
-                let mut tls = acceptor.accept(tcp).await?;
-                let body = serde_json::to_vec(&report()).map_err(std::io::Error::other)?;
-                tls.write_all(&body).await?;
-                tls.shutdown().await
-            })
-            .await;
-            match answered {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::debug!(%peer_addr, error = %e, "peer status request failed"),
-                Err(_) => tracing::debug!(%peer_addr, "peer status request timed out"),
+            let _slot = slot;
+            let mut channel = match acceptor.accept(tcp).await {
+                Ok(channel) => channel,
+                Err(e) => {
+                    tracing::debug!(%peer_addr, error = %e, "peer status: peer refused");
+                    return;
+                }
+            };
+            loop {
+                match tokio::time::timeout(IDLE_TIMEOUT, channel.recv()).await {
+                    Ok(Ok(ask)) if ask == ASK => {}
+                    Ok(Ok(_)) => {
+                        tracing::debug!(peer = channel.peer(), "peer status: not a status request");
+                        break;
+                    }
+                    Ok(Err(_)) | Err(_) => break,
+                }
+                if channel.send_json(&report()).await.is_err() {
+                    break;
+                }
             }
+            channel.close().await;
         });
     }
 }
 
+/// The open channel to one peer, with the address it was dialed at.
+type ChannelSlot = Arc<tokio::sync::Mutex<Option<(SocketAddr, Channel)>>>;
+
 /// Asks peers for their reports.
 #[derive(Clone)]
 pub struct Prober {
-    connector: TlsConnector,
+    identity: NodeIdentity,
     /// Shared by the clones, so a changed clustertab reaches the watcher ([`Prober::set_peers`]).
     addrs: Arc<RwLock<BTreeMap<NodeId, SocketAddr>>>,
+    /// One channel per peer, reused by the next probe; a failed probe drops it.
+    channels: Arc<Mutex<BTreeMap<NodeId, ChannelSlot>>>,
 }
 
 impl Prober {
     /// A prober dialing each of `addrs` (the other nodes' peer status addresses) as `identity`.
     pub fn new(identity: &NodeIdentity, addrs: BTreeMap<NodeId, SocketAddr>) -> Self {
         Self {
-            connector: TlsConnector::from(identity.client_config()),
+            identity: identity.clone(),
             addrs: Arc::new(RwLock::new(addrs)),
+            channels: Arc::new(Mutex::new(BTreeMap::new())),
         }
     }
 
@@ -99,6 +131,10 @@ impl Prober {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let changed = *current != addrs;
+        self.channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|node, _| addrs.contains_key(node));
         *current = addrs;
         changed
     }
@@ -110,28 +146,39 @@ impl Prober {
             .clone()
     }
 
-    /// Asks `node` for its report now.
+    fn slot(&self, node: NodeId) -> ChannelSlot {
+        let mut channels = self
+            .channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(channels.entry(node).or_default())
+    }
+
+    /// Asks `node` for its report now, on the open channel or a new one.
     pub async fn probe(&self, node: NodeId) -> Result<PeerReport, String> {
         let addr = *self
             .peers()
             .get(&node)
             .ok_or_else(|| format!("node {node} is not a peer in clustertab"))?;
+        let slot = self.slot(node);
+        let mut slot = slot.lock().await;
         let asked = tokio::time::timeout(PROBE_TIMEOUT, async {
-            let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-            let tls = self
-                .connector
-                .connect(ssinet_raft::tls::server_name(node), tcp)
-                .await
-                .map_err(|e| format!("tls: {e}"))?;
-            let mut body = Vec::new();
-            tls.take(MAX_REPORT_BYTES)
-                .read_to_end(&mut body)
+            // Taken out: a probe that fails or times out drops the channel with it.
+            let mut channel = match slot.take() {
+                Some((dialed, channel)) if dialed == addr => channel,
+                _ => ssinet_interconnect::dial(&self.identity, node, addr, SERVICE, LIMITS)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            };
+            channel
+                .send(Bytes::from_static(ASK))
                 .await
                 .map_err(|e| e.to_string())?;
-            let report: PeerReport = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+            let report: PeerReport = channel.recv_json().await.map_err(|e| e.to_string())?;
             if report.node != node {
                 return Err(format!("answered as node {}", report.node));
             }
+            *slot = Some((addr, channel));
             Ok(report)
         })
         .await;

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use common::{Cluster, eventually};
 use ssinet_api::Command;
 use ssinet_config::{PortWeight, Protocol};
+use ssinet_interconnect::pki::{self, PkiNode};
 use ssinet_lab::netns::{LabSpec, clustertab, cvip_conf};
-use ssinet_raft::pki::{self, PkiNode};
 use tempfile::TempDir;
 
 /// Runs `command` to completion, killing it if it is still running after a generous deadline.

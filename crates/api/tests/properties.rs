@@ -14,7 +14,6 @@ use ssinet_config::{
     ClusterConfig, DirectorNode, HealthCheck, NodeNum, Persistence, PortWeight, Protocol,
     Scheduler, SchedulerFlag, SchedulerName,
 };
-use ssinet_raft::App;
 
 fn node() -> impl Strategy<Value = NodeNum> {
     (1u32..=4).prop_map(NodeNum)

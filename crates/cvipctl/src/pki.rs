@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use ssinet_config::{Clustertab, DEFAULT_CLUSTERTAB_PATH, NodeNum};
-use ssinet_raft::pki::{self, PkiLayout, PkiNode};
+use ssinet_interconnect::pki::{self, PkiLayout, PkiNode};
 
 use crate::exit;
 use crate::output::print_json;
@@ -221,7 +221,7 @@ mod tests {
             std::fs::read(dir.join("ca.pem")).unwrap(),
             std::fs::read(out.join("ca.pem")).unwrap()
         );
-        ssinet_raft::tls::NodeIdentity::load(&dir, 3).unwrap();
+        ssinet_interconnect::identity::NodeIdentity::load(&dir, 3).unwrap();
 
         // A second run would replace node 3's key: refused, the files stay, unless --force.
         let key = std::fs::read(dir.join("node.key")).unwrap();

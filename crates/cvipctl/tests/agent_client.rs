@@ -14,7 +14,6 @@ use std::thread::JoinHandle;
 use serde_json::{Value, json};
 use ssinet_api::{ClusterApp, ClusterState};
 use ssinet_config::{ClusterConfig, ConfigPaths};
-use ssinet_raft::App;
 
 fn repo(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

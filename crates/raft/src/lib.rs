@@ -1,17 +1,15 @@
-//! Raft for ssinet: openraft with a redb store, an mTLS RPC transport and the cluster PKI.
+//! Raft for ssinet: openraft with a redb store, and its RPC over the interconnect's channels.
 //!
 //! [`ClusterNode`] is the entry point: it opens the [`Store`], loads the node's TLS identity,
 //! starts Raft and the RPC server, bootstraps the cluster when it is the lowest-numbered
 //! director-capable node with no state, and keeps the membership in line with
 //! [`plan_membership`] of the node list in force ([`ClusterNode::set_members`] replaces it).
-//! The replicated application is the [`App`] trait. See README.md for the PKI files an
-//! operator distributes.
+//! The replicated application is the [`App`] trait. The node's TLS identity and the
+//! cluster PKI belong to `ssinet-interconnect`.
 
 pub mod membership;
 pub mod node;
-pub mod pki;
 pub mod store;
-pub mod tls;
 pub mod transport;
 pub mod types;
 

@@ -9,8 +9,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// A node number as written in `/etc/clustertab` (always > 0).
-pub type NodeId = u64;
+pub use ssinet_interconnect::NodeId;
 
 /// The replicated application: its commands, their responses and the state they build.
 ///

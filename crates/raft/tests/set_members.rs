@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::kv::{KvApp, set};
 use common::{LOOPBACK, Layout, eventually, init_tracing, leader_of, membership_of, role, value};
-use ssinet_raft::pki::{self, PkiNode};
+use ssinet_interconnect::pki::{self, PkiNode};
 use ssinet_raft::{ClusterNode, MembershipError, NodeId};
 use tempfile::TempDir;
 

@@ -16,8 +16,9 @@ use openraft::ServerState;
 use rustls::ClientConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use ssinet_raft::tls::{NodeIdentity, server_name};
-use ssinet_raft::transport::{Frame, Reply, Request};
+use ssinet_interconnect::identity::{NodeIdentity, server_name};
+use ssinet_interconnect::{Hello, HelloReply};
+use ssinet_raft::transport::{Frame, Reply, Request, SERVICE};
 use ssinet_raft::{ClusterNode, ElectNowError, NodeId};
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
@@ -79,22 +80,31 @@ fn identity(tmp: &Path, node: NodeId) -> NodeIdentity {
     NodeIdentity::load(&tmp.join("pki").join(format!("node{node}")), node).unwrap()
 }
 
-/// Node `as_node` dials node 1, claims to be `claim`, and returns the hello reply.
+/// Dials node 1 with `config`, claims in the interconnect hello to be `claim`, and returns the
+/// hello reply (`None` if the server closed the connection instead).
 async fn hello(
     config: Arc<ClientConfig>,
     addr: SocketAddr,
     claim: NodeId,
-) -> (Option<Conn>, Option<Reply<KvApp>>) {
+) -> (Option<Conn>, Option<HelloReply>) {
     let Ok(mut conn) = tls_connect(config, addr, 1).await else {
         return (None, None);
     };
-    if send_frame(&mut conn, 0, Request::Hello { node: claim })
-        .await
-        .is_err()
-    {
+    let hello = Hello {
+        node: claim,
+        service: SERVICE.0.to_owned(),
+    };
+    let raw = serde_json::to_vec(&hello).unwrap();
+    if conn.send(Bytes::from(raw)).await.is_err() {
         return (None, None);
     }
-    let reply = next_reply(&mut conn).await.map(|f| f.body);
+    let next = tokio::time::timeout(Duration::from_secs(20), conn.next())
+        .await
+        .expect("the server neither answered the hello nor closed the connection");
+    let reply = match next {
+        Some(Ok(raw)) => Some(serde_json::from_slice(&raw).unwrap()),
+        Some(Err(_)) | None => None,
+    };
     (Some(conn), reply)
 }
 
@@ -103,7 +113,7 @@ async fn a_peer_named_by_its_certificate_is_served() {
     let tmp = TempDir::new().unwrap();
     let (node, addr) = single_node(tmp.path()).await;
     let (conn, reply) = hello(identity(tmp.path(), 2).client_config(), addr, 2).await;
-    assert!(matches!(reply, Some(Reply::HelloAccepted)));
+    assert!(matches!(reply, Some(HelloReply::Accepted)));
     let mut conn = conn.unwrap();
 
     send_frame(&mut conn, 1, Request::ClientWrite(set("k", "v")))
@@ -129,7 +139,7 @@ async fn a_peer_claiming_another_node_is_refused() {
     let (node, addr) = single_node(tmp.path()).await;
     // Node 2's certificate, claiming to be node 3.
     let (conn, reply) = hello(identity(tmp.path(), 2).client_config(), addr, 3).await;
-    let Some(Reply::Refused { reason }) = reply else {
+    let Some(HelloReply::Refused { reason }) = reply else {
         panic!("a node 2 certificate was accepted as node 3");
     };
     assert!(reason.contains("claims node 3"), "{reason}");
@@ -167,8 +177,7 @@ async fn a_certificate_from_another_ca_is_refused() {
     let (_, reply) = hello(Arc::new(config), addr, 2).await;
     assert!(
         reply.is_none(),
-        "a foreign certificate got a reply: {:?}",
-        reply.map(|r| r.kind())
+        "a foreign certificate got a reply: {reply:?}"
     );
 
     // The whole foreign identity does not even accept our server.
@@ -199,7 +208,7 @@ async fn oversized_and_malformed_frames_close_the_connection() {
 
     // A length prefix above the 16 MiB limit: the server hangs up without reading the body.
     let (conn, reply) = hello(config.clone(), addr, 2).await;
-    assert!(matches!(reply, Some(Reply::HelloAccepted)));
+    assert!(matches!(reply, Some(HelloReply::Accepted)));
     let mut tls = conn.unwrap().into_inner();
     let announced: u32 = 17 * 1024 * 1024;
     tls.write_all(&announced.to_be_bytes()).await.unwrap();
@@ -211,7 +220,7 @@ async fn oversized_and_malformed_frames_close_the_connection() {
 
     // A frame that is not a request: closed too.
     let (conn, reply) = hello(config.clone(), addr, 2).await;
-    assert!(matches!(reply, Some(Reply::HelloAccepted)));
+    assert!(matches!(reply, Some(HelloReply::Accepted)));
     let mut conn = conn.unwrap();
     conn.send(Bytes::from_static(b"{\"id\":1,\"body\":\"nonsense\"}"))
         .await
@@ -220,7 +229,7 @@ async fn oversized_and_malformed_frames_close_the_connection() {
 
     // The server still serves well-behaved peers.
     let (_, reply) = hello(config, addr, 2).await;
-    assert!(matches!(reply, Some(Reply::HelloAccepted)));
+    assert!(matches!(reply, Some(HelloReply::Accepted)));
     node.shutdown().await;
 }
 
@@ -230,7 +239,7 @@ async fn elect_now_from_a_node_that_is_not_the_leader_is_refused() {
     let (node, addr) = single_node(tmp.path()).await;
     let term = node.metrics().borrow().current_term;
     let (conn, reply) = hello(identity(tmp.path(), 2).client_config(), addr, 2).await;
-    assert!(matches!(reply, Some(Reply::HelloAccepted)));
+    assert!(matches!(reply, Some(HelloReply::Accepted)));
     let mut conn = conn.unwrap();
 
     // Node 2 is not the leader node 1 follows (node 1 leads itself): no election is started.

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use ssinet_raft::tls::NodeIdentity;
+use ssinet_interconnect::NodeIdentity;
 use ssinet_rsock::{RsockConfig, RsockLimits, RsockService};
 
 #[derive(Parser)]

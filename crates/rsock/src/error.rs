@@ -184,6 +184,8 @@ pub(crate) enum PeerError {
     #[error("closed during HELLO")]
     ClosedInHello,
     #[error(transparent)]
+    Channel(#[from] ssinet_interconnect::ChannelError),
+    #[error(transparent)]
     Frame(#[from] FrameError),
     #[error("unexpected HELLO from node {node}: {frame:?}")]
     UnexpectedHello { node: u64, frame: Box<Frame> },
@@ -197,10 +199,6 @@ pub(crate) enum PeerError {
         from: SocketAddr,
         claimed: u64,
     },
-    #[error("no client certificate")]
-    NoCertificate,
-    #[error("certificate does not name node {node}: {reason}")]
-    Certificate { node: u64, reason: String },
     #[error("data connection without a token line")]
     NoToken,
     #[error("data connection with an unknown token")]

@@ -1,6 +1,6 @@
-//! Connections between agents: one mutually authenticated control connection per origin (dialed
-//! by the node whose processes use that origin, carrying requests, replies, pushes and pings), and
-//! plain TCP data connections, one per socket, bound by a token sent in their first line.
+//! Connections between agents: one interconnect channel per origin for control (dialed by the
+//! node whose processes use that origin, carrying requests, replies, pushes and pings), and plain
+//! TCP data connections, one per socket, bound by a token sent in their first line.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
-use ssinet_raft::tls::{NodeIdentity, certificate_names_node, server_name};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use ssinet_interconnect::{
+    Acceptor, ChannelError, ChannelReader, ChannelWriter, Limits, NodeIdentity, Service,
+};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 use crate::error::{CallError, PeerError, SysError};
 use crate::origin::Origin;
@@ -28,6 +28,8 @@ use ssinet_rsock_wire::Errno;
 pub const PING_INTERVAL: Duration = Duration::from_millis(500);
 pub const PEER_TIMEOUT: Duration = Duration::from_millis(2000);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
+/// The interconnect service of the rsock port.
+const SERVICE: Service = Service("rsock");
 const DATA_PREFIX: &str = "RSOCK-DATA ";
 
 /// Events the broker must act on.
@@ -48,16 +50,11 @@ pub(crate) struct Peers {
     epoch: u64,
     addrs: BTreeMap<u64, SocketAddr>,
     identity: NodeIdentity,
+    acceptor: Acceptor,
     conns: tokio::sync::Mutex<HashMap<u64, Arc<PeerConn>>>,
     events: mpsc::UnboundedSender<PeerEvent>,
     max_frame: usize,
     stats: Arc<Stats>,
-}
-
-fn codec(max_frame: usize) -> LengthDelimitedCodec {
-    LengthDelimitedCodec::builder()
-        .max_frame_length(max_frame)
-        .new_codec()
 }
 
 impl Peers {
@@ -70,10 +67,15 @@ impl Peers {
         max_frame: usize,
         stats: Arc<Stats>,
     ) -> Arc<Self> {
+        let limits = Limits {
+            max_frame_bytes: max_frame,
+            handshake_timeout: HANDSHAKE_TIMEOUT,
+        };
         Arc::new(Self {
             node,
             epoch,
             addrs,
+            acceptor: Acceptor::new(&identity, SERVICE, limits),
             identity,
             conns: Default::default(),
             events,
@@ -139,17 +141,14 @@ impl Peers {
 
     async fn dial(self: &Arc<Self>, node: u64) -> Result<Arc<PeerConn>, PeerError> {
         let addr = self.addr(node).ok_or(PeerError::NotAPeer(node))?;
-        let tcp = tokio::time::timeout(HANDSHAKE_TIMEOUT, TcpStream::connect(addr)).await??;
-        tcp.set_nodelay(true)?;
-        let connector = tokio_rustls::TlsConnector::from(self.identity.client_config());
-        let tls =
-            tokio::time::timeout(HANDSHAKE_TIMEOUT, connector.connect(server_name(node), tcp))
-                .await??;
-        let mut framed = Framed::new(tls, codec(self.max_frame));
-        framed.send(self.hello()).await?;
-        let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, framed.next())
-            .await?
-            .ok_or(PeerError::ClosedInHello)??;
+        let limits = Limits {
+            max_frame_bytes: self.max_frame,
+            handshake_timeout: HANDSHAKE_TIMEOUT,
+        };
+        let mut channel =
+            ssinet_interconnect::dial(&self.identity, node, addr, SERVICE, limits).await?;
+        channel.send(self.hello()).await?;
+        let hello = hello_frame(tokio::time::timeout(HANDSHAKE_TIMEOUT, channel.recv()).await?)?;
         match Frame::decode(&hello, self.max_frame)? {
             Frame::Hello {
                 node: n,
@@ -177,8 +176,9 @@ impl Peers {
         });
         let this = Arc::clone(self);
         let conn2 = Arc::clone(&conn);
+        let (sink, stream) = channel.split();
         tokio::spawn(async move {
-            this.run_client(node, framed, rx, &conn2).await;
+            this.run_client(node, sink, stream, rx, &conn2).await;
             let pending: Vec<_> = conn2
                 .pending
                 .lock()
@@ -203,14 +203,14 @@ impl Peers {
         Ok(conn)
     }
 
-    async fn run_client<S: AsyncRead + AsyncWrite + Unpin>(
+    async fn run_client(
         &self,
         node: u64,
-        framed: Framed<S, LengthDelimitedCodec>,
+        mut sink: ChannelWriter,
+        mut stream: ChannelReader,
         mut rx: mpsc::UnboundedReceiver<Frame>,
         conn: &PeerConn,
     ) {
-        let (mut sink, mut stream) = framed.split();
         let mut ping = tokio::time::interval(PING_INTERVAL);
         let mut last_heard = Instant::now();
         let mut seq = 0u64;
@@ -220,8 +220,8 @@ impl Peers {
                     Some(frame) => if sink.send(Bytes::from(frame.encode())).await.is_err() { break },
                     None => break,
                 },
-                incoming = stream.next() => {
-                    let Some(Ok(bytes)) = incoming else { break };
+                incoming = stream.recv() => {
+                    let Ok(bytes) = incoming else { break };
                     last_heard = Instant::now();
                     match Frame::decode(&bytes, self.max_frame) {
                         Ok(Frame::Reply { req, result }) => {
@@ -250,7 +250,7 @@ impl Peers {
                 }
             }
         }
-        let _ = sink.close().await;
+        sink.close().await;
     }
 
     /// Accepts control and data connections from peers until the task is aborted.
@@ -292,24 +292,9 @@ impl Peers {
         if first[0] != 0x16 {
             return self.serve_data(tcp, &origin).await;
         }
-        let acceptor = tokio_rustls::TlsAcceptor::from(self.identity.server_config());
-        let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await??;
-        let cert = tls
-            .get_ref()
-            .1
-            .peer_certificates()
-            .and_then(|c| c.first())
-            .cloned()
-            .ok_or(PeerError::NoCertificate)?;
-        let mut framed = Framed::new(tls, codec(self.max_frame));
-        let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, framed.next())
-            .await?
-            .ok_or(PeerError::ClosedInHello)??;
-        let node = match Frame::decode(&hello, self.max_frame)? {
-            Frame::Hello { node, version, .. } if version == PROTOCOL_VERSION => node,
-            Frame::Hello { version, .. } => return Err(PeerError::Version(version)),
-            other => return Err(PeerError::NotHello(Box::new(other))),
-        };
+        // The channel's hello names the node and its certificate proves it.
+        let mut channel = self.acceptor.accept(tcp).await?;
+        let node = channel.peer();
         if node != claimed {
             return Err(PeerError::WrongNode {
                 node,
@@ -317,15 +302,25 @@ impl Peers {
                 claimed,
             });
         }
-        certificate_names_node(&cert, node)
-            .map_err(|reason| PeerError::Certificate { node, reason })?;
-        framed.send(self.hello()).await?;
+        let hello = hello_frame(tokio::time::timeout(HANDSHAKE_TIMEOUT, channel.recv()).await?)?;
+        match Frame::decode(&hello, self.max_frame)? {
+            Frame::Hello {
+                node: said,
+                version,
+                ..
+            } if version == PROTOCOL_VERSION && said == node => {}
+            Frame::Hello { version, .. } if version != PROTOCOL_VERSION => {
+                return Err(PeerError::Version(version));
+            }
+            other => return Err(PeerError::NotHello(Box::new(other))),
+        }
+        channel.send(self.hello()).await?;
         tracing::info!(node, "rsock peer connected");
 
         let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Push>();
         let (reply_tx, mut reply_rx) = mpsc::unbounded_channel::<Frame>();
         origin.set_sink(node, push_tx.clone());
-        let (mut sink, mut stream) = framed.split();
+        let (mut sink, mut stream) = channel.split();
         let mut check = tokio::time::interval(PING_INTERVAL);
         let mut last_heard = Instant::now();
         loop {
@@ -339,8 +334,8 @@ impl Peers {
                 {
                     break
                 },
-                incoming = stream.next() => {
-                    let Some(Ok(bytes)) = incoming else { break };
+                incoming = stream.recv() => {
+                    let Ok(bytes) = incoming else { break };
                     last_heard = Instant::now();
                     match Frame::decode(&bytes, self.max_frame) {
                         Ok(Frame::Request { req, op }) => {
@@ -367,7 +362,7 @@ impl Peers {
                 }
             }
         }
-        let _ = sink.close().await;
+        sink.close().await;
         if origin.detach_sink(node, &push_tx) {
             origin.peer_gone(node);
         }
@@ -398,6 +393,14 @@ impl Peers {
             return Err(PeerError::UnknownToken);
         }
         Ok(())
+    }
+}
+
+/// The peer's HELLO frame, or why there is none.
+fn hello_frame(received: Result<Bytes, ChannelError>) -> Result<Bytes, PeerError> {
+    match received {
+        Err(ChannelError::Closed) => Err(PeerError::ClosedInHello),
+        other => Ok(other?),
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::Serialize;
-use ssinet_raft::tls::NodeIdentity;
+use ssinet_interconnect::NodeIdentity;
 use tokio::net::TcpListener;
 
 use crate::broker::{Broker, Phase};

@@ -10,8 +10,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use common::{Cluster, PORT, script};
-use ssinet_raft::pki::{self, PkiNode};
-use ssinet_raft::tls::{NodeIdentity, server_name};
+use ssinet_interconnect::identity::{NodeIdentity, server_name};
+use ssinet_interconnect::pki::{self, PkiNode};
 
 const NOBODY: [&str; 4] = [
     "setpriv",

@@ -13,16 +13,25 @@ mod listeners;
 use crate::command::{Command, Response};
 use crate::state::ClusterState;
 
-/// The replicated application `ssinetd` runs on [`ssinet_raft::ClusterNode`].
+/// The replicated application `ssinetd` runs on `ssinet_raft::ClusterNode` (with the `raft`
+/// feature, which the agent enables; the API's other users need no Raft).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ClusterApp;
 
+#[cfg(feature = "raft")]
 impl ssinet_raft::App for ClusterApp {
     type Command = Command;
     type Response = Response;
     type State = ClusterState;
 
     fn apply(state: &mut ClusterState, command: &Command) -> Response {
+        ClusterApp::apply(state, command)
+    }
+}
+
+impl ClusterApp {
+    /// Applies `command` to `state`, or leaves it unchanged and answers why not.
+    pub fn apply(state: &mut ClusterState, command: &Command) -> Response {
         let mut next = state.clone();
         let summary = match change(&mut next, command) {
             Ok(summary) => summary,

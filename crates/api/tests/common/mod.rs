@@ -5,7 +5,6 @@ use std::path::Path;
 
 use ssinet_api::{ClusterApp, ClusterState, Command, Response};
 use ssinet_config::{ClusterConfig, ConfigPaths};
-use ssinet_raft::App;
 
 /// `conf/dr`: nodes 1-3, one CVIP 192.168.200.10 directed by 1 and 2, tcp 80 and 443, udp
 /// 5060-5061, and a node-3 override for tcp 80.

@@ -9,7 +9,7 @@ pub enum ClusterError {
     Netns(#[from] crate::netns::NetnsError),
     /// The test PKI could not be written.
     #[error("cannot create the cluster's test PKI: {0}")]
-    Pki(#[from] ssinet_raft::pki::PkiError),
+    Pki(#[from] ssinet_interconnect::pki::PkiError),
     /// A file or directory operation failed.
     #[error("cannot {action} {path}: {cause}")]
     Io {

@@ -51,7 +51,7 @@ use error::io_error;
 use nix::sys::signal::Signal;
 use ssinet_api::admin::{Role, StatusReport};
 use ssinet_api::{ClusterState, Command};
-use ssinet_raft::pki::{self, PkiNode};
+use ssinet_interconnect::pki::{self, PkiNode};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::IpAddr;

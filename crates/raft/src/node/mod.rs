@@ -24,9 +24,9 @@ pub(crate) use roster::Roster;
 
 use crate::membership::{MembershipError, MembershipPlan, NodeRole};
 use crate::store::{AppliedState, Store, StoreClosed, StoreError};
-use crate::tls::{IdentityError, NodeIdentity};
 use crate::transport::{Limits, Network, Peers, RpcServer, WriteError, Written};
 use crate::types::{App, Metrics, NodeId, PeerNode, Raft};
+use ssinet_interconnect::{IdentityError, NodeIdentity};
 
 /// A node of the cluster as `clustertab` and `cvip.conf` describe it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

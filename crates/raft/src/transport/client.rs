@@ -7,18 +7,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::SinkExt;
-use tokio::net::TcpStream;
+use ssinet_interconnect::{Channel, ChannelError, NodeIdentity, encode_json};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
 
-use super::Limits;
-use super::wire::{
-    Frame, FrameError, FramedStream, Reply, Request, close, encode, framed, recv, send,
-};
-use crate::tls::{NodeIdentity, server_name};
+use super::wire::{Frame, Reply, Request};
+use super::{Limits, SERVICE};
 use crate::types::{App, NodeId};
 
 /// Why a call to a peer failed.
@@ -42,10 +36,10 @@ pub enum CallError {
     TooLarge { size: usize, max: usize },
 }
 
-/// Which connection to a peer: Raft traffic, forwarded writes and leadership hand-over requests
+/// Which connection to a peer, one channel each: Raft traffic, forwarded writes and leadership hand-over requests
 /// never wait on each other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Channel {
+pub(crate) enum Purpose {
     Raft,
     Forward,
     Control,
@@ -55,7 +49,7 @@ pub(crate) enum Channel {
 pub(crate) struct Peers {
     identity: NodeIdentity,
     limits: Limits,
-    connections: Mutex<HashMap<(NodeId, Channel), Arc<PeerConnection>>>,
+    connections: Mutex<HashMap<(NodeId, Purpose), Arc<PeerConnection>>>,
 }
 
 impl Peers {
@@ -102,13 +96,13 @@ impl Peers {
         &self,
         node: NodeId,
         addr: SocketAddr,
-        channel: Channel,
+        purpose: Purpose,
     ) -> Arc<PeerConnection> {
         let mut connections = self
             .connections
             .lock()
             .expect("the peer map lock is never held across a panic");
-        let entry = connections.entry((node, channel)).or_insert_with(|| {
+        let entry = connections.entry((node, purpose)).or_insert_with(|| {
             Arc::new(PeerConnection::new(
                 self.identity.clone(),
                 node,
@@ -128,14 +122,12 @@ impl Peers {
     }
 }
 
-type Conn = FramedStream<TlsStream<TcpStream>>;
-
 /// Requests left unanswered (timed out or abandoned by the caller) after which a connection is
 /// presumed dead and redialed.
 const MAX_UNANSWERED: u32 = 3;
 
 struct Open {
-    conn: Conn,
+    conn: Channel,
     /// The id of the last request sent on `conn`.
     last_id: u64,
     /// Requests sent since the last reply that answered its request.
@@ -146,7 +138,7 @@ struct ConnState {
     open: Option<Open>,
     /// A dial in progress. It runs as its own task so that a caller giving up (openraft drops
     /// an RPC future at its deadline) does not throw away a half-made TLS connection.
-    dialing: Option<JoinHandle<Result<Conn, String>>>,
+    dialing: Option<JoinHandle<Result<Channel, ChannelError>>>,
     backoff: Duration,
     retry_at: Option<Instant>,
 }
@@ -187,8 +179,7 @@ impl PeerConnection {
     ) -> Result<Reply<A>, CallError> {
         let mut state = self.state.lock().await;
         let deadline = Instant::now() + timeout;
-        let open = match tokio::time::timeout_at(deadline, self.ensure_open::<A>(&mut state)).await
-        {
+        let open = match tokio::time::timeout_at(deadline, self.ensure_open(&mut state)).await {
             Ok(open) => open?,
             Err(_) => {
                 return Err(CallError::Unreachable {
@@ -199,9 +190,9 @@ impl PeerConnection {
             }
         };
         let id = open.last_id + 1;
-        let frame = match encode(&Frame { id, body: request }, self.limits.max_frame_bytes) {
+        let frame = match encode_json(&Frame { id, body: request }, self.limits.max_frame_bytes) {
             Ok(frame) => frame,
-            Err(FrameError::TooLarge { size, max }) => {
+            Err(ChannelError::TooLarge { size, max }) => {
                 return Err(CallError::TooLarge { size, max });
             }
             Err(e) => {
@@ -215,18 +206,18 @@ impl PeerConnection {
         open.unanswered += 1;
         let conn = &mut open.conn;
         let exchange = async move {
-            conn.send(frame).await?;
+            conn.send(frame).await.map_err(|e| e.to_string())?;
             loop {
-                let reply: Frame<Reply<A>> = recv(conn).await?;
+                let reply: Frame<Reply<A>> = conn.recv_json().await.map_err(|e| e.to_string())?;
                 match reply.id.cmp(&id) {
                     Ordering::Equal => return Ok(reply.body),
                     // The late reply to a request whose caller stopped waiting.
                     Ordering::Less => continue,
                     Ordering::Greater => {
-                        return Err(FrameError::OutOfStep {
-                            got: reply.id,
-                            expected: id,
-                        });
+                        return Err(format!(
+                            "reply frame {} does not answer request {id}",
+                            reply.id
+                        ));
                     }
                 }
             }
@@ -241,7 +232,7 @@ impl PeerConnection {
                 state.open = None;
                 Err(CallError::Network {
                     node: self.node,
-                    reason: e.to_string(),
+                    reason: e,
                 })
             }
             Err(_) => Err(CallError::Timeout {
@@ -257,15 +248,12 @@ impl PeerConnection {
             dialing.abort();
         }
         if let Some(mut open) = state.open.take() {
-            let _ = tokio::time::timeout(self.limits.connect_timeout, close(&mut open.conn)).await;
+            let _ = tokio::time::timeout(self.limits.connect_timeout, open.conn.close()).await;
         }
     }
 
     /// The open connection, dialing (or joining a dial in progress) if there is none.
-    async fn ensure_open<'s, A: App>(
-        &self,
-        state: &'s mut ConnState,
-    ) -> Result<&'s mut Open, CallError> {
+    async fn ensure_open<'s>(&self, state: &'s mut ConnState) -> Result<&'s mut Open, CallError> {
         let unreachable = |reason: String| CallError::Unreachable {
             node: self.node,
             addr: self.addr,
@@ -276,7 +264,7 @@ impl PeerConnection {
                 peer = self.node,
                 "redialing after {MAX_UNANSWERED} unanswered requests"
             );
-            let _ = tokio::time::timeout(self.limits.min_backoff, close(&mut stale.conn)).await;
+            let _ = tokio::time::timeout(self.limits.min_backoff, stale.conn.close()).await;
         }
         if state.open.is_none() {
             if state.dialing.is_none() {
@@ -294,20 +282,15 @@ impl PeerConnection {
                 let (identity, node, addr, limits) =
                     (self.identity.clone(), self.node, self.addr, self.limits);
                 state.dialing = Some(tokio::spawn(async move {
-                    tokio::time::timeout(
-                        limits.connect_timeout,
-                        handshake::<A>(identity, node, addr, limits),
-                    )
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(format!("no handshake within {:?}", limits.connect_timeout))
-                    })
+                    ssinet_interconnect::dial(&identity, node, addr, SERVICE, limits.channel())
+                        .await
                 }));
             }
             let dialing = state.dialing.as_mut().expect("a dial was started above");
             let result = dialing
                 .await
-                .unwrap_or_else(|e| Err(format!("dial task failed: {e}")));
+                .unwrap_or_else(|e| Err(ChannelError::Io(std::io::Error::other(e))))
+                .map_err(|e| e.to_string());
             state.dialing = None;
             match result {
                 Ok(conn) => {
@@ -329,40 +312,5 @@ impl PeerConnection {
             }
         }
         Ok(state.open.as_mut().expect("opened above"))
-    }
-}
-
-/// Connects, completes TLS verifying the peer as `node`, and exchanges the hello.
-async fn handshake<A: App>(
-    identity: NodeIdentity,
-    node: NodeId,
-    addr: SocketAddr,
-    limits: Limits,
-) -> Result<Conn, String> {
-    let tcp = TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let _ = tcp.set_nodelay(true);
-    let connector = TlsConnector::from(identity.client_config());
-    let tls = connector
-        .connect(server_name(node), tcp)
-        .await
-        .map_err(|e| format!("tls: {e}"))?;
-    let mut conn = framed(tls, limits.max_frame_bytes);
-    let hello = Frame {
-        id: 0,
-        body: Request::<A>::Hello {
-            node: identity.node(),
-        },
-    };
-    send(&mut conn, &hello, limits.max_frame_bytes)
-        .await
-        .map_err(|e| format!("hello: {e}"))?;
-    match recv::<_, Frame<Reply<A>>>(&mut conn).await.map(|f| f.body) {
-        Ok(Reply::HelloAccepted) => Ok(conn),
-        Ok(Reply::Refused { reason }) => Err(format!("refused: {reason}")),
-        Ok(other) => Err(format!("unexpected hello reply {}", other.kind())),
-        Err(FrameError::Closed) => Err("closed during hello (certificate refused?)".into()),
-        Err(e) => Err(format!("hello reply: {e}")),
     }
 }

@@ -1,9 +1,9 @@
-//! Raft RPC over the interconnect: length-prefixed serde_json frames in mutual TLS.
+//! Raft RPC over the interconnect: serde_json frames on [`ssinet_interconnect::Channel`]s.
 //!
-//! A dialing node opens one persistent connection per peer and purpose, sends `Hello { node }`
-//! first, and then makes one request at a time, each answered by one reply. The server accepts
-//! the hello only if the client certificate (already verified against the cluster CA) names that
-//! node. An oversized or malformed frame closes the connection with a logged reason.
+//! A dialing node opens one persistent channel per peer and purpose (the channel's hello tells
+//! the server which node it is, and its certificate proves it), and then makes one request at a
+//! time, each answered by one reply. An oversized or malformed frame closes the connection with
+//! a logged reason.
 
 mod client;
 mod network;
@@ -18,6 +18,9 @@ pub use network::{Network, PeerClient};
 pub use server::RpcServer;
 pub(crate) use server::write_locally;
 pub use wire::{ElectNowError, Frame, PreVoteRefusal, Reply, Request, WriteError, Written};
+
+/// The interconnect service the Raft RPC port serves.
+pub const SERVICE: ssinet_interconnect::Service = ssinet_interconnect::Service("raft");
 
 /// Limits and timeouts of the transport.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +50,16 @@ impl Default for Limits {
             min_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_millis(500),
             max_connections: 256,
+        }
+    }
+}
+
+impl Limits {
+    /// The bounds of one channel of the transport.
+    pub(crate) fn channel(&self) -> ssinet_interconnect::Limits {
+        ssinet_interconnect::Limits {
+            max_frame_bytes: self.max_frame_bytes,
+            handshake_timeout: self.connect_timeout,
         }
     }
 }

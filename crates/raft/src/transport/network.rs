@@ -15,7 +15,7 @@ use openraft::raft::{
 };
 use openraft::{AnyError, RPCTypes, RaftNetwork, RaftNetworkFactory};
 
-use super::client::{CallError, Channel, PeerConnection, Peers};
+use super::client::{CallError, PeerConnection, Peers, Purpose};
 use super::wire::{ElectNowError, PreVoteRefusal, Reply, Request, WriteError, Written};
 use crate::types::{App, LogId, NodeId, PeerNode, TypeConfig};
 
@@ -62,7 +62,7 @@ impl<A: App> Network<A> {
         node: &PeerNode,
         command: A::Command,
     ) -> Result<Written<A::Response>, WriteError> {
-        let conn = self.peers.connection(leader, node.addr, Channel::Forward);
+        let conn = self.peers.connection(leader, node.addr, Purpose::Forward);
         // A little more than the leader's own deadline, so its answer wins the race.
         let timeout = self.peers.limits().forward_timeout + Duration::from_secs(1);
         match conn
@@ -92,7 +92,7 @@ impl<A: App> Network<A> {
         node: &PeerNode,
         timeout: Duration,
     ) -> Result<Result<(), ElectNowError>, CallError> {
-        let conn = self.peers.connection(target, node.addr, Channel::Control);
+        let conn = self.peers.connection(target, node.addr, Purpose::Control);
         match conn.call(&Request::<A>::ElectNow, timeout).await? {
             Reply::ElectNow(result) => Ok(result),
             other => Err(CallError::Network {
@@ -113,7 +113,7 @@ impl<A: App> Network<A> {
         last_log_id: Option<LogId>,
         timeout: Duration,
     ) -> Result<Result<(), PreVoteRefusal>, CallError> {
-        let conn = self.peers.connection(target, node.addr, Channel::Control);
+        let conn = self.peers.connection(target, node.addr, Purpose::Control);
         match conn
             .call(&Request::<A>::PreVote { last_log_id }, timeout)
             .await?
@@ -134,7 +134,7 @@ impl<A: App> RaftNetworkFactory<TypeConfig<A>> for Network<A> {
         PeerClient {
             me: self.peers.me(),
             target,
-            conn: self.peers.connection(target, node.addr, Channel::Raft),
+            conn: self.peers.connection(target, node.addr, Purpose::Raft),
             max_backoff: self.peers.limits().max_backoff,
             min_backoff: self.peers.limits().min_backoff,
             _app: PhantomData,

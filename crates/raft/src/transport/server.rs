@@ -6,20 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{ClientWriteError, RaftError};
+use ssinet_interconnect::{Acceptor, ChannelError, NodeIdentity};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
-use super::Limits;
-use super::wire::{
-    ElectNowError, Frame, FrameError, FramedStream, PreVoteRefusal, Reply, Request, WriteError,
-    Written, close, framed, recv, send,
-};
+use super::wire::{ElectNowError, Frame, PreVoteRefusal, Reply, Request, WriteError, Written};
+use super::{Limits, SERVICE};
 use crate::node::{Eligibility, Roster, VoterView, answer_pre_vote};
-use crate::tls::{NodeIdentity, certificate_names_node};
 use crate::types::{App, NodeId, Raft};
 
 /// A running RPC server; stops when [`RpcServer::shutdown`] is called or it is dropped.
@@ -110,7 +105,7 @@ async fn accept_loop<A: App>(
     limits: Limits,
     cancel: CancellationToken,
 ) {
-    let acceptor = TlsAcceptor::from(identity.server_config());
+    let acceptor = Acceptor::new(&identity, SERVICE, limits.channel());
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let me = identity.node();
     loop {
@@ -143,46 +138,34 @@ async fn accept_loop<A: App>(
 async fn serve_connection<A: App>(
     tcp: TcpStream,
     peer_addr: SocketAddr,
-    acceptor: TlsAcceptor,
+    acceptor: Acceptor,
     me: NodeId,
     local: Local<A>,
     limits: Limits,
     cancel: CancellationToken,
 ) {
-    let handshake = tokio::time::timeout(limits.connect_timeout, async {
-        let tls = acceptor
-            .accept(tcp)
-            .await
-            .map_err(|e| format!("tls: {e}"))?;
-        let mut conn = framed(tls, limits.max_frame_bytes);
-        let peer = authenticate::<A>(&mut conn, limits.max_frame_bytes).await?;
-        Ok::<_, String>((conn, peer))
-    });
-    let handshake = tokio::select! {
+    let accepted = tokio::select! {
         () = cancel.cancelled() => return,
-        h = handshake => h,
+        accepted = acceptor.accept(tcp) => accepted,
     };
-    let (mut conn, peer) = match handshake {
-        Ok(Ok(ok)) => ok,
-        Ok(Err(reason)) => {
+    let mut conn = match accepted {
+        Ok(conn) => conn,
+        Err(reason) => {
             tracing::warn!(node = me, %peer_addr, %reason, "peer refused");
             return;
         }
-        Err(_) => {
-            tracing::warn!(node = me, %peer_addr, "peer refused: no hello within the connect timeout");
-            return;
-        }
     };
+    let peer = conn.peer();
     tracing::debug!(node = me, peer, %peer_addr, "peer connected");
     loop {
         let next = tokio::select! {
             () = cancel.cancelled() => break,
-            next = recv::<_, Frame<Request<A>>>(&mut conn) => next,
+            next = conn.recv_json::<Frame<Request<A>>>() => next,
         };
         let Frame { id, body: request } = match next {
             Ok(frame) => frame,
-            Err(FrameError::Closed) => break,
-            Err(FrameError::Io(e)) => {
+            Err(ChannelError::Closed) => break,
+            Err(ChannelError::Io(e)) => {
                 tracing::info!(node = me, peer, %peer_addr, reason = %e, "peer connection lost");
                 break;
             }
@@ -195,56 +178,12 @@ async fn serve_connection<A: App>(
             () = cancel.cancelled() => break,
             body = handle(&local, peer, request, &limits) => body,
         };
-        let reply = Frame { id, body };
-        if let Err(e) = send(&mut conn, &reply, limits.max_frame_bytes).await {
+        if let Err(e) = conn.send_json(&Frame { id, body }).await {
             tracing::warn!(node = me, peer, %peer_addr, reason = %e, "closing peer connection");
             break;
         }
     }
-    close(&mut conn).await;
-}
-
-/// Reads the hello and checks the client certificate names the claimed node.
-async fn authenticate<A: App>(
-    conn: &mut FramedStream<TlsStream<TcpStream>>,
-    max_frame_bytes: usize,
-) -> Result<NodeId, String> {
-    let hello: Frame<Request<A>> = recv(conn).await.map_err(|e| format!("hello: {e}"))?;
-    let Request::Hello { node } = hello.body else {
-        return Err("the first frame is not a hello".into());
-    };
-    let verdict = match conn.get_ref().get_ref().1.peer_certificates() {
-        Some([leaf, ..]) => certificate_names_node(leaf, node),
-        _ => Err("no client certificate".into()),
-    };
-    match verdict {
-        Ok(()) => {
-            let accepted = Frame {
-                id: hello.id,
-                body: Reply::<A>::HelloAccepted,
-            };
-            send(conn, &accepted, max_frame_bytes)
-                .await
-                .map_err(|e| format!("hello reply: {e}"))?;
-            Ok(node)
-        }
-        Err(cert_reason) => {
-            let reason = format!("claims node {node} but its certificate is {cert_reason}");
-            let _ = send(
-                conn,
-                &Frame {
-                    id: hello.id,
-                    body: Reply::<A>::Refused {
-                        reason: reason.clone(),
-                    },
-                },
-                max_frame_bytes,
-            )
-            .await;
-            close(conn).await;
-            Err(reason)
-        }
-    }
+    conn.close().await;
 }
 
 async fn handle<A: App>(
@@ -255,9 +194,6 @@ async fn handle<A: App>(
 ) -> Reply<A> {
     let raft = &local.raft;
     match request {
-        Request::Hello { .. } => Reply::Refused {
-            reason: "hello sent twice".into(),
-        },
         Request::AppendEntries(rpc) => Reply::AppendEntries(raft.append_entries(rpc).await),
         Request::Vote(rpc) => Reply::Vote(raft.vote(rpc).await),
         Request::InstallSnapshot(rpc) => Reply::InstallSnapshot(raft.install_snapshot(rpc).await),

@@ -1,16 +1,11 @@
-//! The frames on the wire and their encoding.
+//! The Raft messages in the interconnect channel's frames (JSON, one per frame).
 
-use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
 use openraft::error::{InstallSnapshotError, RaftError};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_util::codec::{Framed, LengthDelimitedCodec, LengthDelimitedCodecError};
 
 use crate::types::{App, LogId, NodeId, TypeConfig};
 
@@ -28,10 +23,6 @@ pub struct Frame<T> {
 #[derive(Serialize, Deserialize)]
 #[serde(bound = "")]
 pub enum Request<A: App> {
-    /// First frame of a connection: which node the client claims to be.
-    Hello {
-        node: NodeId,
-    },
     AppendEntries(AppendEntriesRequest<TypeConfig<A>>),
     Vote(VoteRequest<NodeId>),
     InstallSnapshot(InstallSnapshotRequest<TypeConfig<A>>),
@@ -53,11 +44,6 @@ pub enum Request<A: App> {
 #[derive(Serialize, Deserialize)]
 #[serde(bound = "")]
 pub enum Reply<A: App> {
-    HelloAccepted,
-    /// The server refuses the connection and closes it.
-    Refused {
-        reason: String,
-    },
     AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
     Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
     InstallSnapshot(
@@ -72,8 +58,6 @@ impl<A: App> Reply<A> {
     /// The frame's kind, for error messages.
     pub fn kind(&self) -> &'static str {
         match self {
-            Reply::HelloAccepted => "HelloAccepted",
-            Reply::Refused { .. } => "Refused",
             Reply::AppendEntries(_) => "AppendEntries",
             Reply::Vote(_) => "Vote",
             Reply::InstallSnapshot(_) => "InstallSnapshot",
@@ -156,88 +140,8 @@ pub enum PreVoteRefusal {
     Raft(String),
 }
 
-pub(crate) type FramedStream<S> = Framed<S, LengthDelimitedCodec>;
-
-/// Frames `stream` with the length-delimited codec bounded by `max_frame_bytes`.
-pub(crate) fn framed<S: AsyncRead + AsyncWrite>(
-    stream: S,
-    max_frame_bytes: usize,
-) -> FramedStream<S> {
-    let codec = LengthDelimitedCodec::builder()
-        .max_frame_length(max_frame_bytes)
-        .new_codec();
-    Framed::new(stream, codec)
-}
-
-/// Why a frame could not be exchanged.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum FrameError {
-    #[error("connection closed by the peer")]
-    Closed,
-    #[error("frame i/o: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("malformed frame: {0}")]
-    Malformed(serde_json::Error),
-    #[error("the peer announced a frame larger than the limit")]
-    Oversized,
-    #[error("reply frame {got} does not answer request {expected}")]
-    OutOfStep { got: u64, expected: u64 },
-    #[error("frame of {size} bytes exceeds the {max}-byte limit")]
-    TooLarge { size: usize, max: usize },
-}
-
-/// Serializes a frame, refusing one larger than the limit before anything is sent.
-pub(crate) fn encode<T: Serialize>(value: &T, max_frame_bytes: usize) -> Result<Bytes, FrameError> {
-    let raw = serde_json::to_vec(value).map_err(FrameError::Malformed)?;
-    if raw.len() > max_frame_bytes {
-        return Err(FrameError::TooLarge {
-            size: raw.len(),
-            max: max_frame_bytes,
-        });
-    }
-    Ok(Bytes::from(raw))
-}
-
-pub(crate) async fn send<S, T>(
-    framed: &mut FramedStream<S>,
-    value: &T,
-    max_frame_bytes: usize,
-) -> Result<(), FrameError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-    T: Serialize,
-{
-    framed.send(encode(value, max_frame_bytes)?).await?;
-    Ok(())
-}
-
-pub(crate) async fn recv<S, T>(framed: &mut FramedStream<S>) -> Result<T, FrameError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-    T: DeserializeOwned,
-{
-    match framed.next().await {
-        None => Err(FrameError::Closed),
-        Some(Err(e))
-            if e.get_ref()
-                .is_some_and(|inner| inner.is::<LengthDelimitedCodecError>()) =>
-        {
-            Err(FrameError::Oversized)
-        }
-        Some(Err(e)) => Err(FrameError::Io(e)),
-        Some(Ok(raw)) => serde_json::from_slice(&raw).map_err(FrameError::Malformed),
-    }
-}
-
-/// Flushes and closes the stream, sending TLS close_notify, so the peer sees a clean end.
-pub(crate) async fn close<S: AsyncRead + AsyncWrite + Unpin>(framed: &mut FramedStream<S>) {
-    let _ = SinkExt::<Bytes>::close(framed).await;
-}
-
 #[cfg(test)]
 mod tests {
-    use tokio::io::AsyncWriteExt;
-
     use super::*;
 
     struct Counter;
@@ -253,16 +157,14 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn frames_round_trip_with_their_id() {
-        let (a, b) = tokio::io::duplex(4096);
-        let (mut a, mut b) = (framed(a, 1024), framed(b, 1024));
+    #[test]
+    fn frames_round_trip_with_their_id() {
         let request = Frame {
             id: 7,
             body: Request::<Counter>::ClientWrite(5),
         };
-        send(&mut a, &request, 1024).await.unwrap();
-        let got: Frame<Request<Counter>> = recv(&mut b).await.unwrap();
+        let raw = ssinet_interconnect::encode_json(&request, 1024).unwrap();
+        let got: Frame<Request<Counter>> = serde_json::from_slice(&raw).unwrap();
         assert_eq!(got.id, 7);
         assert!(matches!(got.body, Request::ClientWrite(5)));
 
@@ -270,42 +172,11 @@ mod tests {
             id: 7,
             body: Reply::<Counter>::ClientWrite(Err(WriteError::NotLeader { leader: Some(2) })),
         };
-        send(&mut b, &reply, 1024).await.unwrap();
-        let got: Frame<Reply<Counter>> = recv(&mut a).await.unwrap();
+        let raw = ssinet_interconnect::encode_json(&reply, 1024).unwrap();
+        let got: Frame<Reply<Counter>> = serde_json::from_slice(&raw).unwrap();
         assert!(matches!(
             got.body,
             Reply::ClientWrite(Err(WriteError::NotLeader { leader: Some(2) }))
         ));
-    }
-
-    #[tokio::test]
-    async fn oversized_frames_are_refused_both_ways() {
-        let too_big = Frame {
-            id: 1,
-            body: Request::<Counter>::Hello { node: u64::MAX },
-        };
-        assert!(matches!(
-            encode(&too_big, 16),
-            Err(FrameError::TooLarge { max: 16, .. })
-        ));
-
-        let (mut raw, b) = tokio::io::duplex(4096);
-        let mut b = framed(b, 64);
-        raw.write_all(&1000u32.to_be_bytes()).await.unwrap();
-        raw.write_all(&[0; 100]).await.unwrap();
-        let got = recv::<_, Frame<Request<Counter>>>(&mut b).await;
-        assert!(matches!(got, Err(FrameError::Oversized)));
-    }
-
-    #[tokio::test]
-    async fn malformed_frames_are_reported() {
-        let (a, b) = tokio::io::duplex(4096);
-        let (mut a, mut b) = (framed(a, 1024), framed(b, 1024));
-        a.send(Bytes::from_static(b"{\"id\":1}")).await.unwrap();
-        let got = recv::<_, Frame<Request<Counter>>>(&mut b).await;
-        assert!(matches!(got, Err(FrameError::Malformed(_))));
-        drop(a);
-        let got = recv::<_, Frame<Request<Counter>>>(&mut b).await;
-        assert!(matches!(got, Err(FrameError::Closed)));
     }
 }

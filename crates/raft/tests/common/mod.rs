@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use openraft::ServerState;
-use ssinet_raft::pki::{self, PkiNode};
+use ssinet_interconnect::pki::{self, PkiNode};
 use ssinet_raft::transport::Limits;
 use ssinet_raft::{ClusterMember, ClusterNode, NodeConfig, NodeId, NodeRole, Timing};
 use tokio::net::TcpListener;

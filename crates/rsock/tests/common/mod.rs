@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ssinet_interconnect::pki::{self, PkiNode};
 use ssinet_lab::netns::{Lab, LabSpec, NetnsChild};
-use ssinet_raft::pki::{self, PkiNode};
 
 pub const PORT: u16 = 7948;
 

@@ -9,8 +9,8 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, DnsName, PrivateKeyDer, ServerName};
 
+use crate::NodeId;
 use crate::pki::{CA_FILE, CERT_FILE, KEY_FILE, node_dns_name};
-use crate::types::NodeId;
 
 /// Why a node's TLS identity could not be loaded.
 #[derive(Debug, thiserror::Error)]

@@ -17,7 +17,7 @@ use rcgen::{
     Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 
-use crate::types::NodeId;
+use crate::NodeId;
 
 /// The DNS name a node's certificate carries and peers verify.
 pub fn node_dns_name(node: NodeId) -> String {

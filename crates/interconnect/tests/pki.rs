@@ -8,8 +8,8 @@ use std::path::Path;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
-use ssinet_raft::pki::{self, PkiError, PkiNode};
-use ssinet_raft::tls::{IdentityError, NodeIdentity, certificate_names_node};
+use ssinet_interconnect::identity::{IdentityError, NodeIdentity, certificate_names_node};
+use ssinet_interconnect::pki::{self, PkiError, PkiNode};
 use tempfile::TempDir;
 
 fn nodes() -> Vec<PkiNode> {
