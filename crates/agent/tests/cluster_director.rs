@@ -8,9 +8,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ssinet_api::dataplane::DataPlaneRole;
-use ssinet_lab::cluster::responder::Responder;
 use ssinet_lab::cluster::{Binaries, Cluster};
-use ssinet_lab::netns::LabSpec;
+use ssinet_testbed::netns::LabSpec;
+use ssinet_testbed::responder::Responder;
 
 const WAIT: Duration = Duration::from_secs(60);
 

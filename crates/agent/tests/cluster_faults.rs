@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use ssinet_lab::cluster::ownership::{OwnershipSampler, OwnershipSummary, Sample, summarize};
 use ssinet_lab::cluster::{Binaries, Cluster};
-use ssinet_lab::netns::{LabSpec, Segment};
+use ssinet_testbed::netns::{LabSpec, Segment};
 
 /// How long the cluster may take to settle before the test calls it hung.
 const WAIT: Duration = Duration::from_secs(60);

@@ -12,7 +12,7 @@ use common::{Cluster, eventually};
 use ssinet_api::Command;
 use ssinet_config::{PortWeight, Protocol};
 use ssinet_interconnect::pki::{self, PkiNode};
-use ssinet_lab::netns::{LabSpec, clustertab, cvip_conf};
+use ssinet_testbed::netns::{LabSpec, clustertab, cvip_conf};
 use tempfile::TempDir;
 
 /// Runs `command` to completion, killing it if it is still running after a generous deadline.

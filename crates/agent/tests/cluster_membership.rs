@@ -11,7 +11,7 @@ use std::path::Path;
 use common::{Cluster, eventually};
 use ssinet_api::{Command, Response};
 use ssinet_config::{ClusterConfig, ConfigPaths, NodeNum, PortWeight, Protocol};
-use ssinet_lab::netns::{LabSpec, clustertab, cvip_conf};
+use ssinet_testbed::netns::{LabSpec, clustertab, cvip_conf};
 
 /// Directors 1 and 2 (voters 1, 2 and 3): a fourth node is a learner.
 fn spec(nodes: u8) -> LabSpec {

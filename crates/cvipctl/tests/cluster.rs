@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 use ssinet_config::{ClusterConfig, ConfigPaths, PortWeight, Protocol};
 use ssinet_lab::cluster::{self, Binaries};
-use ssinet_lab::netns::LabSpec;
+use ssinet_testbed::netns::LabSpec;
 
 /// The ssinetd binary of this build. `cargo test --workspace` builds it beside cvipctl; for
 /// `cargo test -p cvipctl` it is built here (a no-op when it is up to date).

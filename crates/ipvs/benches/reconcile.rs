@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use ssinet_ipvs::reconcile::{DrainState, plan, read_owned};
 use ssinet_ipvs::*;
-use ssinet_lab::netns::Netns;
+use ssinet_testbed::netns::Netns;
 
 const SERVICES: usize = 10_000;
 const DESTS: usize = 10;

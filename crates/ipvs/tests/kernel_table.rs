@@ -305,7 +305,7 @@ fn timeouts_info_zero_and_flush_match_ipvsadm() {
 fn sync_daemons_start_list_and_stop_like_ipvsadm_shows() {
     let ns = kernel_support::netns("sync");
     let peer = kernel_support::netns("syncpeer");
-    ssinet_lab::netns::Netns::veth(&ns, "sync0", &peer, "sync0").unwrap();
+    ssinet_testbed::netns::Netns::veth(&ns, "sync0", &peer, "sync0").unwrap();
     ns.add_address("sync0", "10.5.0.1/24").unwrap();
     ns.run(|| {
         tokio::runtime::Builder::new_current_thread()

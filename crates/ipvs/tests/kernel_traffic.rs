@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use kernel_support::*;
 use ssinet_ipvs::*;
-use ssinet_lab::netns::Netns;
+use ssinet_testbed::netns::Netns;
 
 const VIP: &str = "10.9.1.100";
 

@@ -3,7 +3,7 @@
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use ssinet_lab::cluster::{Binaries, agents};
-use ssinet_lab::netns::{Lab, LabSpec, LabStatus, Routing, Segment, addressing, records};
+use ssinet_testbed::netns::{Lab, LabSpec, LabStatus, Routing, Segment, addressing, records};
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -368,7 +368,8 @@ fn down(name: Option<String>, all: bool) -> anyhow::Result<ExitCode> {
         println!("removed lab {name} ({} namespaces)", removed.len());
     }
     if all {
-        let swept = ssinet_lab::netns::sweep_stale().context("cannot sweep stale namespaces")?;
+        let swept =
+            ssinet_testbed::netns::sweep_stale().context("cannot sweep stale namespaces")?;
         if !swept.is_empty() {
             println!("removed {} namespaces left by dead test runs", swept.len());
         }

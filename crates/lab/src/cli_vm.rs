@@ -1,7 +1,7 @@
 //! `ssinet-lab vm -- COMMAND ARGS...`: run a host command inside the IPVS test VM, and
 //! `ssinet-lab vm-prepare`: fill the VM's cache ahead of time (CI's warm-up step).
 use clap::{Args, Subcommand};
-use ssinet_lab::vm::{self, VmError, VmOutcome, VmSpec};
+use ssinet_testbed::vm::{self, VmError, VmOutcome, VmSpec};
 use std::ffi::OsString;
 use std::process::ExitCode;
 use std::time::Duration;

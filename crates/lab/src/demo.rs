@@ -2,8 +2,8 @@
 //! client's requests spread over them, then the director killed and the client's outage
 //! measured. Needs a kernel with IPVS (the CLI re-runs itself in the VM otherwise).
 use crate::cluster::{Binaries, Cluster, ClusterError, Result, proc_ip_vs};
-use crate::netns::{LabSpec, Netns, PortWeight, Protocol, Routing};
-use crate::probe::{ProbeConfig, Prober, Responder, count_nodes};
+use ssinet_testbed::netns::{LabSpec, Netns, PortWeight, Protocol, Routing};
+use ssinet_testbed::probe::{ProbeConfig, Prober, Responder, count_nodes};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,15 +1,13 @@
-//! The lab: throwaway clusters for ssinet's tests, benchmarks and demo.
+//! The cluster harness: real ssinet clusters for ssinet's tests, benchmarks and demo, built on
+//! the namespace and VM test bed of `ssinet-testbed`.
 //!
-//! - [`netns`]: an N-node cluster built from network namespaces on this machine (a switch
-//!   namespace with the bridges, one namespace per node, a client namespace, a gateway
-//!   namespace), and the faults a test puts on a node's links.
-//! - [`cluster`]: one real `ssinetd` per node of a namespace lab, and what a user checks on it.
-//! - [`probe`]: clients that measure what a user of the CVIP sees (failover gaps, spread).
+//! - [`cluster`]: one real `ssinetd` per node of a namespace lab
+//!   ([`ssinet_testbed::netns::Lab`]), its admin client, `cvipctl` and `ipvsadm`, and what a user
+//!   checks on it (who holds the CVIP, the ownership sampler).
 //! - [`demo`]: `ssinet-lab demo`, the tour of a cluster a newcomer runs first.
-//! - [`vm`]: a qemu VM booting Debian's stock kernel, for what this machine's kernel lacks (IPVS).
+//!
+//! The `ssinet-lab` binary is the one CLI of both crates: namespace labs (`up`, `down`, ...), the
+//! IPVS VM (`vm`, `vm-prepare`) and the demo.
 
 pub mod cluster;
 pub mod demo;
-pub mod netns;
-pub mod probe;
-pub mod vm;

@@ -1,6 +1,6 @@
 //! The files a lab writes for ssinetd are files `cvipctl config check` accepts, DR and NAT alike.
 use ssinet_config::{ClusterConfig, ConfigPaths};
-use ssinet_lab::netns::{
+use ssinet_testbed::netns::{
     LabSpec, PortWeight, Protocol, Routing, clustertab, cvip_conf, lvs_routing,
 };
 

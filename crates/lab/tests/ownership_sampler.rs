@@ -2,7 +2,7 @@
 //! on the nodes' external interfaces only, IPv4 and IPv6, every 10 ms.
 #![allow(clippy::unwrap_used)]
 use ssinet_lab::cluster::ownership::{OwnershipSampler, summarize};
-use ssinet_lab::netns::{Lab, LabSpec};
+use ssinet_testbed::netns::{Lab, LabSpec};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 

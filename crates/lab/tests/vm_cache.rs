@@ -3,7 +3,7 @@
 //! real cache, prepared first) so that only the initramfs is built, not downloaded.
 #![allow(clippy::unwrap_used)]
 
-use ssinet_lab::vm;
+use ssinet_testbed::vm;
 use std::process::Command;
 
 #[test]

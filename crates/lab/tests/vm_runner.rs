@@ -4,7 +4,7 @@
 //! fetch the kernel, like `ssinet-lab vm` itself.
 #![allow(clippy::unwrap_used)]
 
-use ssinet_lab::vm::{self, VmOutcome, VmSpec};
+use ssinet_testbed::vm::{self, VmOutcome, VmSpec};
 use std::process::{Command, Output};
 
 /// `ssinet-lab`, quiet about waiting for the other tests' VMs, so stderr holds only the

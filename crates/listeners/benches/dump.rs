@@ -6,8 +6,8 @@ use std::hint::black_box;
 use std::net::{TcpListener, UdpSocket};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use ssinet_lab::netns::Netns;
 use ssinet_listeners::ListenerDump;
+use ssinet_testbed::netns::Netns;
 
 /// Ports from here up; the namespace has nothing else bound.
 const FIRST_PORT: u16 = 20000;

@@ -8,8 +8,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use ssinet_lab::netns::Netns;
 use ssinet_listeners::{Listener, ListenerDump, PortRange, Protocol, Registration, Watcher};
+use ssinet_testbed::netns::Netns;
 
 const CVIP: &str = "192.168.200.100";
 const CVIP6: &str = "2001:db8::100";

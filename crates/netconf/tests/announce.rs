@@ -8,8 +8,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use common::{eventually, mac_of, snapshot, sysctl, with_manager};
-use ssinet_lab::netns::{Lab, LabSpec, addressing};
 use ssinet_netconf::{ArpForm, GarpBurst, NetConfig, OwnedAddress};
+use ssinet_testbed::netns::{Lab, LabSpec, addressing};
 
 fn burst(count: u32, arp_form: ArpForm) -> GarpBurst {
     GarpBurst {

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use common::{block_on_in, eventually, has_address, snapshot, sysctl, with_manager};
 use nix::sys::signal::Signal;
-use ssinet_lab::netns::{Lab, LabSpec, addressing};
 use ssinet_netconf::{CvipRoute, Manager, NetConfig, OwnedAddress, SysctlSetting};
+use ssinet_testbed::netns::{Lab, LabSpec, addressing};
 
 const CHILD_DATA_DIR: &str = "SSINET_NETCONF_TEST_CHILD_DATA_DIR";
 

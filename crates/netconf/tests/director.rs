@@ -7,11 +7,11 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use common::{addresses, has_address, snapshot, sysctl, with_manager};
-use ssinet_lab::netns::{Lab, LabSpec, addressing};
 use ssinet_netconf::{
     ApplyError, CvipRoute, GarpBurst, NetConfig, NetconfError, OwnedAddress, SysctlSetting,
     TABLE_RANGE,
 };
+use ssinet_testbed::netns::{Lab, LabSpec, addressing};
 
 fn lab(nodes: u8) -> Lab {
     Lab::up(LabSpec {

@@ -9,8 +9,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use common::{block_on_in, eventually, has_address, with_manager};
-use ssinet_lab::netns::{Lab, LabSpec, Segment, addressing};
 use ssinet_netconf::{GatewayProbe, LinkState, NetConfig, OwnedAddress, withdraw_addresses};
+use ssinet_testbed::netns::{Lab, LabSpec, Segment, addressing};
 
 fn one_node() -> Lab {
     Lab::up(LabSpec {

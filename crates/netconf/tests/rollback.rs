@@ -6,10 +6,10 @@ mod common;
 use std::net::IpAddr;
 
 use common::{block_on_in, has_address, snapshot, sysctl, with_manager};
-use ssinet_lab::netns::{Lab, LabSpec, addressing};
 use ssinet_netconf::{
     ApplyError, CvipRoute, Manager, NetConfig, NetconfError, OwnedAddress, Step, SysctlSetting,
 };
+use ssinet_testbed::netns::{Lab, LabSpec, addressing};
 
 fn cvip(last: u8) -> IpAddr {
     format!("192.168.200.{last}").parse().unwrap()

@@ -6,8 +6,8 @@ mod common;
 use std::net::IpAddr;
 
 use common::{received, send_udp, udp_listener, with_manager};
-use ssinet_lab::netns::{Lab, LabSpec, Netns, Routing, addressing};
 use ssinet_netconf::{CvipRoute, NatReturnPath, NetConfig, OwnedAddress, SysctlSetting};
+use ssinet_testbed::netns::{Lab, LabSpec, Netns, Routing, addressing};
 
 /// A destination outside every lab subnet, held by each candidate gateway on its `lo`, so the
 /// gateway a datagram was routed through is the one whose listener receives it.

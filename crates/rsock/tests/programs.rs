@@ -14,7 +14,7 @@ use common::{Cluster, script, wait_for};
 fn client_http_server(
     cluster: &Cluster,
     port: u16,
-) -> (ssinet_lab::netns::NetnsChild, std::process::ChildStderr) {
+) -> (ssinet_testbed::netns::NetnsChild, std::process::ChildStderr) {
     let mut cmd = cluster.lab.client().command("python3");
     cmd.args([
         "-u",
@@ -163,7 +163,7 @@ fn client_script_server(
     cluster: &Cluster,
     argv: &[&str],
 ) -> (
-    ssinet_lab::netns::NetnsChild,
+    ssinet_testbed::netns::NetnsChild,
     BufReader<std::process::ChildStdout>,
 ) {
     let mut cmd = cluster.lab.client().command("python3");

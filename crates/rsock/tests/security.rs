@@ -194,7 +194,7 @@ fn only_cluster_peers_with_the_cluster_ca_may_talk_to_an_agent() {
 }
 
 fn cluster_external_of_node1() -> std::net::Ipv4Addr {
-    // The lab's address plan (crates/lab): node N is 192.168.200.(10+N) outside.
+    // The lab's address plan (crates/testbed): node N is 192.168.200.(10+N) outside.
     std::net::Ipv4Addr::new(192, 168, 200, 11)
 }
 
@@ -202,7 +202,7 @@ fn cluster_external_of_node1() -> std::net::Ipv4Addr {
 fn held_connection(
     cluster: &Cluster,
 ) -> (
-    ssinet_lab::netns::NetnsChild,
+    ssinet_testbed::netns::NetnsChild,
     std::process::Child,
     BufReader<std::process::ChildStdout>,
 ) {

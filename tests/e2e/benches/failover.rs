@@ -26,8 +26,8 @@ use ssinet_e2e::PORT;
 use ssinet_e2e::director::{self, PATIENCE};
 use ssinet_e2e::keepalived::{self, Keepalived};
 use ssinet_lab::cluster::{ClusterError, Result, cvip_holders};
-use ssinet_lab::netns::{Lab, Netns, Routing};
-use ssinet_lab::probe::{IdleConnections, ProbeConfig, Prober, Responder, Summary};
+use ssinet_testbed::netns::{Lab, Netns, Routing};
+use ssinet_testbed::probe::{IdleConnections, ProbeConfig, Prober, Responder, Summary};
 use std::net::SocketAddr;
 
 const IDLE_CONNECTIONS: usize = 1000;

@@ -18,8 +18,9 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ssinet_lab::cluster::{Binaries, Cluster, preload_library, rsock_socket_beside};
-use ssinet_lab::netns::LabSpec;
+use ssinet_lab::cluster::{Binaries, Cluster, rsock_socket_beside};
+use ssinet_testbed::netns::LabSpec;
+use ssinet_testbed::preload::preload_library;
 
 const PORT: u16 = 9300;
 

@@ -2,7 +2,7 @@
 //! what `ipvsadm -Ln` shows on the director, which nodes serve the client.
 use crate::PORT;
 use ssinet_lab::cluster::{Binaries, Cluster, ClusterError, Result, cvip_addresses, proc_ip_vs};
-use ssinet_lab::netns::{Lab, LabSpec, PortWeight, Protocol, Routing};
+use ssinet_testbed::netns::{Lab, LabSpec, PortWeight, Protocol, Routing};
 use std::net::SocketAddr;
 use std::time::Duration;
 

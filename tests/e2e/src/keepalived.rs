@@ -8,7 +8,7 @@ use crate::PORT;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use ssinet_lab::cluster::{ClusterError, Result};
-use ssinet_lab::netns::{Lab, NetnsChild};
+use ssinet_testbed::netns::{Lab, NetnsChild};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn the_config_names_the_vip_the_servers_and_the_sync_daemon() {
-        let lab = Lab::up(ssinet_lab::netns::LabSpec::default()).expect("a lab (needs root)");
+        let lab = Lab::up(ssinet_testbed::netns::LabSpec::default()).expect("a lab (needs root)");
         let servers = [Ipv4Addr::new(10, 200, 0, 3)];
         let text = config(&lab, 2, 90, &servers);
         assert!(text.contains("lvs_sync_daemon eth0 VI_1"), "{text}");
@@ -295,7 +295,7 @@ mod tests {
 
     #[test]
     fn a_vrrp_only_config_has_one_block_per_instance_and_no_virtual_server() {
-        let lab = Lab::up(ssinet_lab::netns::LabSpec::default()).expect("a lab (needs root)");
+        let lab = Lab::up(ssinet_testbed::netns::LabSpec::default()).expect("a lab (needs root)");
         let instances = [
             VrrpInstance {
                 name: "VI_T".into(),

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use ssinet_lab::cluster::{Binaries, Cluster, preload_library, rsock_socket_beside};
-use ssinet_lab::netns::LabSpec;
+use ssinet_lab::cluster::{Binaries, Cluster, rsock_socket_beside};
+use ssinet_testbed::netns::LabSpec;
+use ssinet_testbed::preload::preload_library;
 
 const PATIENCE: Duration = Duration::from_secs(60);
 

@@ -16,8 +16,8 @@ use std::time::Duration;
 use ssinet_e2e::PORT;
 use ssinet_e2e::director::{self, PATIENCE};
 use ssinet_lab::cluster::Cluster;
-use ssinet_lab::netns::Routing;
-use ssinet_lab::probe::{
+use ssinet_testbed::netns::Routing;
+use ssinet_testbed::probe::{
     LongLivedConnection, ProbeConfig, Prober, Responder, count_nodes, failed_count,
 };
 

@@ -133,7 +133,7 @@ impl TcpCheck {
 mod tests {
     use std::net::TcpListener;
 
-    use ssinet_lab::netns::Netns;
+    use ssinet_testbed::netns::Netns;
 
     use super::*;
 

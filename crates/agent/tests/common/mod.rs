@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ssinet_api::Command;
 use ssinet_lab::cluster::{self, Binaries};
-use ssinet_lab::netns::LabSpec;
+use ssinet_testbed::netns::LabSpec;
 
 pub use http::Answer;
 #[allow(unused_imports)] // for tests that change the timings

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::process::Command;
 
 use ssinet_ipvs::*;
-use ssinet_lab::netns::Netns;
+use ssinet_testbed::netns::Netns;
 
 /// The IPVS core and every scheduler module Debian's 6.1 kernel ships (`twos` came in 6.2).
 const IPVS_MODULES: &[&str] = &[

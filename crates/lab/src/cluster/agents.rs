@@ -12,7 +12,7 @@ use ssinet_api::admin::StatusReport;
 
 use super::error::{ClusterError, Result, io_error};
 use super::{Binaries, LOG_FILTER, admin, agent_args, init_pki, log_to};
-use crate::netns::Lab;
+use ssinet_testbed::netns::Lab;
 
 /// The variable `cvipctl` reads its admin socket from (`--socket` wins).
 pub const ADMIN_SOCKET_ENV: &str = "SSINET_ADMIN_SOCKET";

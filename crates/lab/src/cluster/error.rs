@@ -6,7 +6,7 @@ use std::path::PathBuf;
 pub enum ClusterError {
     /// Building or driving the namespaces failed.
     #[error(transparent)]
-    Netns(#[from] crate::netns::NetnsError),
+    Netns(#[from] ssinet_testbed::netns::NetnsError),
     /// The test PKI could not be written.
     #[error("cannot create the cluster's test PKI: {0}")]
     Pki(#[from] ssinet_interconnect::pki::PkiError),
@@ -26,9 +26,6 @@ pub enum ClusterError {
         program: &'static str,
         path: PathBuf,
     },
-    /// `cargo build -p ssinet-preload` failed or did not leave the library behind.
-    #[error("cannot build the remote-socket preload library: {reason}")]
-    PreloadBuild { reason: String },
     /// The node number is not part of this cluster, or its agent is not in the expected state.
     #[error("node {node}: {reason}")]
     Node { node: u8, reason: String },

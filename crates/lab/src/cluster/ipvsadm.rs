@@ -2,7 +2,7 @@
 //! the kernel's own `/proc/net/ip_vs` (the same layout with hex addresses) read in-process,
 //! which polls without starting a process (0.1-0.2 s each in the VM).
 use super::error::{ClusterError, Result};
-use crate::netns::Netns;
+use ssinet_testbed::netns::Netns;
 
 /// One virtual service and its real servers.
 #[derive(Debug, Clone, PartialEq, Eq)]

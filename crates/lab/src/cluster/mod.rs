@@ -1,10 +1,10 @@
-//! An agent cluster: a [`Lab`](crate::netns::Lab) with one real `ssinetd` per node namespace,
+//! An agent cluster: a [`Lab`] with one real `ssinetd` per node namespace,
 //! the test PKI they authenticate each other with, and what a user would check on it.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), ssinet_lab::cluster::ClusterError> {
 //! use ssinet_lab::cluster::{Binaries, Cluster};
-//! use ssinet_lab::netns::LabSpec;
+//! use ssinet_testbed::netns::LabSpec;
 //! use std::time::Duration;
 //! let mut cluster = Cluster::start(LabSpec::default(), Binaries::beside_current_exe()?)?;
 //! let leader = cluster.wait_for_leader(&[1, 2, 3], Duration::from_secs(60))?;
@@ -37,21 +37,20 @@ mod error;
 pub mod ipvsadm;
 mod observe;
 pub mod ownership;
-pub mod responder;
 
 pub use admin::Answer;
-pub use binaries::{Binaries, preload_library};
+pub use binaries::Binaries;
 pub use error::{ClusterError, Result};
 pub use ipvsadm::{IpvsDestination, IpvsService, ipvs_table, proc_ip_vs};
 pub use observe::{Address, cvip_addresses, cvip_holders};
 pub use ownership::{OwnershipSampler, OwnershipSummary, Sample, summarize};
 
-use crate::netns::{Lab, LabSpec, NetnsChild};
 use error::io_error;
 use nix::sys::signal::Signal;
 use ssinet_api::admin::{Role, StatusReport};
 use ssinet_api::{ClusterState, Command};
 use ssinet_interconnect::pki::{self, PkiNode};
+use ssinet_testbed::netns::{Lab, LabSpec, NetnsChild};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::IpAddr;

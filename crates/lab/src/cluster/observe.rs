@@ -2,8 +2,8 @@
 //! who holds it on `lo`, and where the client's ARP entry for it points.
 use super::Cluster;
 use super::error::{ClusterError, Result};
-use crate::netns::{Lab, Neighbour, Netns};
 use serde::Deserialize;
+use ssinet_testbed::netns::{Lab, Neighbour, Netns};
 use std::net::Ipv4Addr;
 
 /// One IPv4 address of an interface, as `ip -j addr` reports it.

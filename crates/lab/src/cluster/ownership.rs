@@ -4,7 +4,7 @@
 //! ```no_run
 //! # fn main() -> Result<(), ssinet_lab::cluster::ClusterError> {
 //! use ssinet_lab::cluster::ownership::{OwnershipSampler, summarize};
-//! use ssinet_lab::netns::{Lab, LabSpec};
+//! use ssinet_testbed::netns::{Lab, LabSpec};
 //! use std::time::{Duration, Instant};
 //! let lab = Lab::up(LabSpec::default())?;
 //! let cvip = std::net::IpAddr::V4(lab.cvip());
@@ -39,7 +39,7 @@
 //! row, leaves no sample for that tick (a sample is never made of a guess); such ticks are
 //! counted ([`OwnershipSampler::failures`]) and logged.
 use super::error::{ClusterError, Result};
-use crate::netns::{Lab, addressing, ioctl};
+use ssinet_testbed::netns::{Lab, addressing, ioctl};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

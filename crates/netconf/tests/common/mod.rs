@@ -7,8 +7,8 @@ use std::net::{IpAddr, UdpSocket};
 use std::path::Path;
 use std::time::Duration;
 
-use ssinet_lab::netns::Netns;
 use ssinet_netconf::Manager;
+use ssinet_testbed::netns::Netns;
 
 /// Runs `f` on a thread inside `ns`, on a current-thread runtime built there, so the manager's
 /// netlink socket, packet socket and `/proc/sys/net` all belong to `ns`.

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ssinet_interconnect::pki::{self, PkiNode};
-use ssinet_lab::netns::{Lab, LabSpec, NetnsChild};
+use ssinet_testbed::netns::{Lab, LabSpec, NetnsChild};
 
 pub const PORT: u16 = 7948;
 
@@ -18,9 +18,9 @@ pub fn profile_dir() -> PathBuf {
     exe.parent().and_then(Path::parent).unwrap().to_path_buf()
 }
 
-/// The preload library (built on first use, see `ssinet_lab::cluster::preload_library`).
+/// The preload library (built on first use, see `ssinet_testbed::preload::preload_library`).
 pub fn preload_library() -> PathBuf {
-    ssinet_lab::cluster::preload_library(&profile_dir()).unwrap()
+    ssinet_testbed::preload::preload_library(&profile_dir()).unwrap()
 }
 
 pub fn rsock_node_bin() -> PathBuf {

@@ -1,6 +1,6 @@
 //! The single-namespace primitives, against the real kernel (run as root).
 #![allow(clippy::unwrap_used)]
-use ssinet_lab::netns::{NETNS_RUN_DIR, Netns, NetnsError};
+use ssinet_testbed::netns::{NETNS_RUN_DIR, Netns, NetnsError};
 use std::io::{BufRead as _, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;

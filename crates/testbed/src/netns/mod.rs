@@ -6,8 +6,8 @@
 //! # One namespace: [`Netns`]
 //!
 //! ```no_run
-//! # fn main() -> Result<(), ssinet_lab::netns::NetnsError> {
-//! use ssinet_lab::netns::Netns;
+//! # fn main() -> Result<(), ssinet_testbed::netns::NetnsError> {
+//! use ssinet_testbed::netns::Netns;
 //! let a = Netns::new("a")?;                     // /run/netns/ssl<pid>x<seq>-a, `lo` up
 //! let b = Netns::new("b")?;
 //! Netns::veth(&a, "eth0", &b, "eth0")?;         // a veth pair, both ends up
@@ -53,8 +53,8 @@
 //! | NAT internal gateway (lvs_routing) | 10.200.0.254, held by nobody until a director claims it |
 //!
 //! ```no_run
-//! # fn main() -> Result<(), ssinet_lab::netns::NetnsError> {
-//! use ssinet_lab::netns::{Lab, LabSpec, Routing, Segment};
+//! # fn main() -> Result<(), ssinet_testbed::netns::NetnsError> {
+//! use ssinet_testbed::netns::{Lab, LabSpec, Routing, Segment};
 //! let lab = Lab::up(LabSpec { nodes: 3, directors: vec![1, 2], routing: Routing::Dr, ..LabSpec::default() })?;
 //! let n1 = lab.node(1);
 //! let _ = (n1.netns(), n1.interconnect_ip(), n1.external_ip(), n1.interconnect_if(), n1.external_if());
@@ -102,7 +102,7 @@
 
 mod config_files;
 mod error;
-pub(crate) mod ioctl;
+pub mod ioctl;
 mod lab;
 mod links;
 mod mount;

@@ -102,7 +102,7 @@ fn set_admin(ifname: &str, up: bool) -> io::Result<()> {
 }
 
 /// The interface's index (what netlink messages name it by).
-pub(crate) fn index(ifname: &str) -> io::Result<u32> {
+pub fn index(ifname: &str) -> io::Result<u32> {
     let socket = control_socket()?;
     let index = ifindex(&socket, ifname)?;
     u32::try_from(index).map_err(|_| io::Error::other(format!("{ifname} has index {index}")))

@@ -2,7 +2,7 @@
 //! a lost carrier the node can see, and a silent cut it can only find by its gateway going
 //! quiet. Also that the gateway is a namespace of its own that answers and does not forward.
 #![allow(clippy::unwrap_used)]
-use ssinet_lab::netns::{Lab, LabSpec, Netns, Segment};
+use ssinet_testbed::netns::{Lab, LabSpec, Netns, Segment};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! The namespace cluster, proven against the real kernel (run as root): who reaches whom, what a
 //! partition cuts, and that nothing is left behind.
 #![allow(clippy::unwrap_used)]
-use ssinet_lab::netns::{Lab, LabSpec, NETNS_RUN_DIR, Netns, Routing, Segment};
+use ssinet_testbed::netns::{Lab, LabSpec, NETNS_RUN_DIR, Netns, Routing, Segment};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -328,7 +328,7 @@ fn a_dead_runs_namespace_is_swept() {
         std::thread::sleep(Duration::from_millis(5));
     }
     // Another test process may sweep it first; either way it is gone afterwards.
-    ssinet_lab::netns::sweep_stale().unwrap();
+    ssinet_testbed::netns::sweep_stale().unwrap();
     use std::os::unix::process::ExitStatusExt as _;
     assert_eq!(
         orphan.wait().unwrap().signal(),
@@ -339,7 +339,7 @@ fn a_dead_runs_namespace_is_swept() {
     // A living run's namespaces are left alone.
     let mine = Netns::new("alive").unwrap();
     assert!(
-        !ssinet_lab::netns::sweep_stale()
+        !ssinet_testbed::netns::sweep_stale()
             .unwrap()
             .contains(&mine.name().to_owned())
     );

@@ -11,10 +11,10 @@
 //! # Library API
 //!
 //! ```no_run
-//! use ssinet_lab::vm::{self, VmOutcome, VmSpec};
+//! use ssinet_testbed::vm::{self, VmOutcome, VmSpec};
 //! use std::time::Duration;
 //!
-//! # fn main() -> Result<(), ssinet_lab::vm::VmError> {
+//! # fn main() -> Result<(), ssinet_testbed::vm::VmError> {
 //! let spec = VmSpec {
 //!     timeout: Duration::from_secs(120),
 //!     env: vec![("SSINET_MODE".into(), "dr".into())],

@@ -11,7 +11,7 @@
 //!
 //! Timestamps are offsets from the probe's start, so a caller marks events with
 //! [`Prober::now`] on the same clock.
-pub use crate::cluster::responder::Responder;
+pub use crate::responder::Responder;
 
 use crate::netns::{Netns, NetnsError};
 use std::collections::BTreeMap;
@@ -350,7 +350,7 @@ impl LongLivedConnection {
 fn hello(target: SocketAddr, timeout: Duration) -> std::io::Result<(TcpStream, String)> {
     let mut stream = TcpStream::connect_timeout(&target, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
-    stream.write_all(crate::cluster::responder::HELLO)?;
+    stream.write_all(crate::responder::HELLO)?;
     let mut name = Vec::new();
     let mut byte = [0u8; 1];
     while name.len() < 256 {
