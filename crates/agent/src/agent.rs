@@ -8,8 +8,8 @@ use std::time::Duration;
 use openraft::ServerState;
 use ssinet_api::ClusterApp;
 use ssinet_api::admin::{NodeStatus, Role, StatusReport};
-use ssinet_config::{ClusterConfig, NodeNum};
-use ssinet_raft::{ClusterNode, NodeId, Timing};
+use ssinet_config::{ClusterConfig, NodeId};
+use ssinet_raft::{ClusterNode, Timing};
 
 use crate::metrics::LatencyHistogram;
 use crate::peers::{PeerReport, PeerTable, Prober};
@@ -120,7 +120,7 @@ impl Agent {
         let m = metrics.borrow().clone();
         let membership = m.membership_config.membership();
         let voters: std::collections::BTreeSet<NodeId> = membership.voter_ids().collect();
-        let learners = membership.learner_ids().map(node_num).collect();
+        let learners = membership.learner_ids().collect();
         let peers = self.peer_reports();
         let state = self.node.state();
         let config = {
@@ -137,7 +137,7 @@ impl Agent {
             .nodes
             .iter()
             .map(|n| {
-                let id = u64::from(n.num.0);
+                let id = n.num;
                 let (reachable, role) = if id == self.id() {
                     (true, own.role)
                 } else {
@@ -157,10 +157,10 @@ impl Agent {
             })
             .collect();
         StatusReport {
-            node: node_num(self.id()),
+            node: self.id(),
             role: own.role,
             term: own.term,
-            leader: own.leader.map(node_num),
+            leader: own.leader,
             commit_index: commit_index(&m),
             last_applied: m.last_applied.map(|l| l.index),
             quorum: own.quorum,
@@ -181,11 +181,6 @@ pub fn role_of(state: ServerState) -> Role {
         ServerState::Learner => Role::Learner,
         ServerState::Shutdown => Role::Shutdown,
     }
-}
-
-/// Node ids come from clustertab's `u32` node numbers, so they always fit.
-pub fn node_num(id: NodeId) -> NodeNum {
-    NodeNum(u32::try_from(id).unwrap_or(u32::MAX))
 }
 
 /// The highest index known committed. On the leader: the largest index a majority of voters

@@ -41,7 +41,7 @@ pub struct Args {
 
     /// This node's number; default: the clustertab node whose interconnect IP this host has.
     #[arg(long, value_name = "N")]
-    pub node: Option<u32>,
+    pub node: Option<ssinet_config::NodeId>,
 
     /// Raft RPC port, the same on every node (peers are dialed at <interconnect IP>:<port>).
     #[arg(long, value_name = "PORT", default_value_t = DEFAULT_RAFT_PORT)]

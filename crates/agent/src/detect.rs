@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use ssinet_config::{Clustertab, NodeNum};
+use ssinet_config::{Clustertab, NodeId};
 
 /// Why this host's node number could not be determined.
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +20,7 @@ pub enum DetectError {
         "this host has the interconnect IPs of several clustertab nodes ({}); pass --node N",
         .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
     )]
-    Several(Vec<NodeNum>),
+    Several(Vec<NodeId>),
 }
 
 fn list(addresses: &[IpAddr]) -> String {
@@ -54,8 +54,8 @@ pub fn local_addresses() -> Result<BTreeSet<IpAddr>, DetectError> {
 pub fn node_from_addresses(
     tab: &Clustertab,
     local: &BTreeSet<IpAddr>,
-) -> Result<NodeNum, DetectError> {
-    let matches: Vec<NodeNum> = tab
+) -> Result<NodeId, DetectError> {
+    let matches: Vec<NodeId> = tab
         .nodes
         .iter()
         .filter(|n| local.contains(&n.ip))
@@ -87,7 +87,7 @@ mod tests {
     #[test]
     fn finds_the_one_matching_node() {
         let found = node_from_addresses(&tab(), &ips(&["127.0.0.1", "10.0.0.2"])).unwrap();
-        assert_eq!(found, NodeNum(2));
+        assert_eq!(found, NodeId(2));
     }
 
     #[test]
@@ -103,7 +103,7 @@ mod tests {
     #[test]
     fn several_matches_are_refused() {
         let err = node_from_addresses(&tab(), &ips(&["10.0.0.1", "10.0.0.2"])).unwrap_err();
-        assert!(matches!(err, DetectError::Several(ref n) if n == &[NodeNum(1), NodeNum(2)]));
+        assert!(matches!(err, DetectError::Several(ref n) if n == &[NodeId(1), NodeId(2)]));
     }
 
     #[test]

@@ -24,6 +24,7 @@ use std::sync::atomic::Ordering;
 use anyhow::Context;
 use clap::Parser;
 use ssinet_api::ClusterApp;
+use ssinet_config::NodeId;
 use ssinet_interconnect::NodeIdentity;
 use ssinet_raft::ClusterNode;
 use tokio::net::TcpListener;
@@ -113,7 +114,7 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
     let config_ip = config.listen.ip();
     let release = args.release().map_err(anyhow::Error::msg)?;
     let data_dir = config.data_dir.clone();
-    tracing::info!(node = me, ip = %own_ip, raft = %config.listen, data_dir = %config.data_dir.display(), "starting");
+    tracing::info!(node = %me, ip = %own_ip, raft = %config.listen, data_dir = %config.data_dir.display(), "starting");
     let node = match ClusterNode::<ClusterApp>::start(config).await {
         Ok(node) => node,
         Err(e) => {
@@ -193,7 +194,7 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
     };
     let server = tokio::spawn(serving);
     let signal_name = wait_for_signal().await?;
-    tracing::info!(node = me, signal = signal_name, "shutting down");
+    tracing::info!(node = %me, signal = signal_name, "shutting down");
     notify::stopping();
     agent.shutting_down.store(true, Ordering::Relaxed);
     // The director lets go of its CVIPs first, so a successor can take them at once.
@@ -202,7 +203,7 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
         .await
         .is_err()
     {
-        tracing::warn!(node = me, "the data-plane thread ended abnormally");
+        tracing::warn!(node = %me, "the data-plane thread ended abnormally");
     }
     let _ = stop_tx.send(());
     if let Some(rsock) = &rsock {
@@ -234,11 +235,11 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
     match agent {
         Some(agent) => agent.node.shutdown().await,
         None => tracing::warn!(
-            node = me,
+            node = %me,
             "admin requests still hold the node; exiting without a clean Raft shutdown"
         ),
     }
-    tracing::info!(node = me, "stopped");
+    tracing::info!(node = %me, "stopped");
     Ok(())
 }
 
@@ -247,7 +248,7 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
 async fn start_rsock(
     args: &Args,
     files: &ssinet_config::ClusterConfig,
-    me: u64,
+    me: NodeId,
     ip: std::net::IpAddr,
     identity: &NodeIdentity,
 ) -> anyhow::Result<ssinet_rsock::RsockService> {

@@ -28,7 +28,7 @@ pub async fn follow(agent: Arc<Agent>, raft_port: u16, peer_port: u16) {
         if let Some((members, peers)) = lists {
             if agent.prober.set_peers(peers) {
                 tracing::info!(
-                    node = agent.id(),
+                    node = %agent.id(),
                     "peer-status probes follow the applied clustertab"
                 );
             }
@@ -36,7 +36,7 @@ pub async fn follow(agent: Arc<Agent>, raft_port: u16, peer_port: u16) {
             match agent.node.set_members(members) {
                 Ok(change) if change.is_unchanged() => {}
                 Ok(change) => tracing::info!(
-                    node = agent.id(),
+                    node = %agent.id(),
                     term,
                     added = ?change.added,
                     removed = ?change.removed,
@@ -46,7 +46,7 @@ pub async fn follow(agent: Arc<Agent>, raft_port: u16, peer_port: u16) {
                 ),
                 // This node is no longer listed: it keeps its list until the operator stops it.
                 Err(e) => {
-                    tracing::warn!(node = agent.id(), term, error = %e, "node list not taken")
+                    tracing::warn!(node = %agent.id(), term, error = %e, "node list not taken")
                 }
             }
         }

@@ -21,7 +21,7 @@ pub async fn ready_when_joined(agent: Arc<Agent>) {
                 "READY=1\nSTATUS=joined the cluster (leader {})",
                 leader.map_or_else(|| "unknown".into(), |l| l.to_string())
             ));
-            tracing::info!(node = agent.id(), "told systemd: ready");
+            tracing::info!(node = %agent.id(), "told systemd: ready");
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -87,7 +87,7 @@ pub async fn serve(
                 match tokio::time::timeout(IDLE_TIMEOUT, channel.recv()).await {
                     Ok(Ok(ask)) if ask == ASK => {}
                     Ok(Ok(_)) => {
-                        tracing::debug!(peer = channel.peer(), "peer status: not a status request");
+                        tracing::debug!(peer = %channel.peer(), "peer status: not a status request");
                         break;
                     }
                     Ok(Err(_)) | Err(_) => break,
@@ -219,13 +219,13 @@ pub fn record(me: NodeId, table: &PeerTable, node: NodeId, result: Result<PeerRe
     match result {
         Ok(report) => {
             if before.is_none() {
-                tracing::info!(node = me, peer = node, "peer reachable");
+                tracing::info!(node = %me, peer = %node, "peer reachable");
             }
             table.insert(node, Some(report));
         }
         Err(reason) => {
             if before.is_some() || !table.contains_key(&node) {
-                tracing::info!(node = me, peer = node, %reason, "peer unreachable");
+                tracing::info!(node = %me, peer = %node, %reason, "peer unreachable");
             }
             table.insert(node, None);
         }

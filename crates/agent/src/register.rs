@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ssinet_api::{ClusterState, Command, Listener, Response};
-use ssinet_config::NodeNum;
+use ssinet_config::NodeId;
 use ssinet_listeners::{PortRange, Watcher};
 
 use crate::agent::Agent;
@@ -20,7 +20,7 @@ const POLL_EVERY: Duration = Duration::from_millis(100);
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 pub async fn run(agent: Arc<Agent>) {
-    let me = crate::agent::node_num(agent.id());
+    let me = agent.id();
     let mut watcher: Option<Watcher> = None;
     let mut config_seen: Option<(Vec<IpAddr>, Vec<PortRange>)> = None;
     let mut failed: Option<(BTreeSet<Listener>, tokio::time::Instant)> = None;
@@ -125,7 +125,7 @@ fn describe(l: &Listener) -> String {
 }
 
 /// The CVIPs and this node's weighted ranges (cluster-wide ones and its own overrides).
-fn watch_config(state: &ClusterState, me: NodeNum) -> (Vec<IpAddr>, Vec<PortRange>) {
+fn watch_config(state: &ClusterState, me: NodeId) -> (Vec<IpAddr>, Vec<PortRange>) {
     let cvips = state.config.cvip_conf.cvips.iter().map(|c| c.ip).collect();
     let ranges = state
         .config

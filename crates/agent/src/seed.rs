@@ -17,7 +17,7 @@ pub async fn seed_state(agent: Arc<Agent>, files: ClusterConfig) {
     let mut delay = Duration::from_millis(200);
     loop {
         if !state.borrow_and_update().state.is_empty() {
-            tracing::debug!(node = agent.id(), "replicated state already seeded");
+            tracing::debug!(node = %agent.id(), "replicated state already seeded");
             return;
         }
         if agent.is_shutting_down() {
@@ -28,13 +28,13 @@ pub async fn seed_state(agent: Arc<Agent>, files: ClusterConfig) {
             match agent.node.write(Command::Bootstrap(files.clone())).await {
                 Ok(written) => match written.response {
                     Response::Applied { summary } => {
-                        tracing::info!(node = agent.id(), index = written.log_id.index, %summary, "seeded the replicated state from the files");
+                        tracing::info!(node = %agent.id(), index = written.log_id.index, %summary, "seeded the replicated state from the files");
                         return;
                     }
                     // Someone else's bootstrap won: the state holds the cluster's config.
                     Response::Rejected { problems } => {
                         tracing::info!(
-                            node = agent.id(),
+                            node = %agent.id(),
                             ?problems,
                             "bootstrap not applied: the state is already seeded"
                         );
@@ -42,7 +42,7 @@ pub async fn seed_state(agent: Arc<Agent>, files: ClusterConfig) {
                     }
                 },
                 Err(e) => {
-                    tracing::debug!(node = agent.id(), error = %e, "bootstrap write failed; retrying");
+                    tracing::debug!(node = %agent.id(), error = %e, "bootstrap write failed; retrying");
                 }
             }
         }

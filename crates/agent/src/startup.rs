@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use anyhow::{Context, bail};
-use ssinet_config::{ClusterConfig, ConfigPaths, NodeNum};
+use ssinet_config::{ClusterConfig, ConfigPaths, NodeId};
 use ssinet_raft::{ClusterMember, Limits, NodeConfig, NodeRole};
 
 use crate::cli::Args;
@@ -29,10 +29,10 @@ pub fn load_config(args: &Args) -> Result<ClusterConfig, InvalidConfig> {
 }
 
 /// This node's number: `--node`, checked against clustertab, or detected from local addresses.
-pub fn own_node(args: &Args, config: &ClusterConfig) -> anyhow::Result<NodeNum> {
+pub fn own_node(args: &Args, config: &ClusterConfig) -> anyhow::Result<NodeId> {
     match args.node {
         Some(n) => {
-            let num = NodeNum(n);
+            let num = n;
             if config.node(num).is_none() {
                 let known: Vec<String> = config
                     .clustertab
@@ -69,7 +69,7 @@ pub fn members(config: &ClusterConfig, raft_port: u16) -> Vec<ClusterMember> {
         .iter()
         .map(|n| ClusterMember {
             role: NodeRole {
-                node: u64::from(n.num.0),
+                node: n.num,
                 director_capable: directors.contains(&n.num),
                 init_capable: n.init_capable,
             },
@@ -81,14 +81,14 @@ pub fn members(config: &ClusterConfig, raft_port: u16) -> Vec<ClusterMember> {
 /// Every other clustertab node's peer-status address (`port` is cluster-wide).
 pub fn peer_status_addrs(
     config: &ClusterConfig,
-    me: u64,
+    me: NodeId,
     port: u16,
-) -> std::collections::BTreeMap<u64, SocketAddr> {
+) -> std::collections::BTreeMap<NodeId, SocketAddr> {
     config
         .clustertab
         .nodes
         .iter()
-        .map(|n| (u64::from(n.num.0), SocketAddr::new(n.ip, port)))
+        .map(|n| (n.num, SocketAddr::new(n.ip, port)))
         .filter(|(id, _)| *id != me)
         .collect()
 }
@@ -97,7 +97,7 @@ pub fn peer_status_addrs(
 pub fn node_config(
     args: &Args,
     config: &ClusterConfig,
-    node: NodeNum,
+    node: NodeId,
 ) -> anyhow::Result<NodeConfig> {
     let own = config
         .node(node)
@@ -112,7 +112,7 @@ pub fn node_config(
         );
     }
     Ok(NodeConfig {
-        node: u64::from(node.0),
+        node,
         data_dir: args.data_dir.clone(),
         pki_dir: args.tls_dir.clone(),
         listen: args

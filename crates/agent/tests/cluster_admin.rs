@@ -12,7 +12,7 @@ use std::process::Command as Process;
 use common::{Cluster, eventually, http};
 use ssinet_api::admin::{ApiError, ErrorCode};
 use ssinet_api::{Command, Response};
-use ssinet_config::{NodeNum, PortWeight, Protocol};
+use ssinet_config::{NodeId, PortWeight, Protocol};
 
 fn rejected(cluster: &Cluster, via: u8, command: &Command, reason: &str) {
     let answer = cluster.command_on(via, command);
@@ -84,7 +84,7 @@ fn admin_api_rejects_invalid_commands_refuses_non_root_and_serves_metrics() {
     });
     rejected(&cluster, 1, &overlapping, "overlap");
     let unknown_node = Command::AddDirector {
-        node: NodeNum(9),
+        node: NodeId(9),
         garp_interface: "eth1".into(),
         sync_interface: None,
     };

@@ -277,7 +277,7 @@ fn restarting_an_agent_changes_nothing_on_its_node() {
 fn a_node_that_listens_on_a_weighted_port_registers_itself_and_leaves_when_it_stops() {
     let cluster = cluster();
     settled(&cluster, &[1, 2, 3]);
-    let registered = |node: u32| {
+    let registered = |node: u64| {
         cluster
             .state(1)
             .is_some_and(|s| s.listeners.keys().any(|k| k.node.0 == node && k.port == 80))

@@ -87,7 +87,7 @@ fn a_peer_with_a_certificate_from_another_ca_is_refused() {
         .nodes()
         .iter()
         .map(|n| PkiNode {
-            node: u64::from(n.number()),
+            node: ssinet_lab::cluster::node_id(n.number()),
             interconnect_ip: std::net::IpAddr::V4(n.interconnect_ip()),
         })
         .collect();

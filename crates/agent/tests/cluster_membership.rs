@@ -10,7 +10,7 @@ use std::path::Path;
 
 use common::{Cluster, eventually};
 use ssinet_api::{Command, Response};
-use ssinet_config::{ClusterConfig, ConfigPaths, NodeNum, PortWeight, Protocol};
+use ssinet_config::{ClusterConfig, ConfigPaths, NodeId, PortWeight, Protocol};
 use ssinet_testbed::netns::{LabSpec, clustertab, cvip_conf};
 
 /// Directors 1 and 2 (voters 1, 2 and 3): a fourth node is a learner.
@@ -60,7 +60,7 @@ fn has_weight(cluster: &Cluster, node: u8, w: &PortWeight) -> bool {
         .is_some_and(|s| s.config.cvip_conf.port_weights.contains(w))
 }
 
-fn learners(cluster: &Cluster, node: u8) -> Option<Vec<NodeNum>> {
+fn learners(cluster: &Cluster, node: u8) -> Option<Vec<NodeId>> {
     cluster.status(node).map(|s| s.learners)
 }
 
@@ -82,7 +82,7 @@ fn a_node_added_to_clustertab_joins_and_a_removed_one_leaves() {
     cluster.start_node(4);
     eventually(
         "the leader to list node 4 as a learner",
-        || learners(&cluster, leader) == Some(vec![NodeNum(4)]),
+        || learners(&cluster, leader) == Some(vec![NodeId(4)]),
         &cluster,
     );
     let before = weight(8080);

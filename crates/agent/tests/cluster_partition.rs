@@ -93,7 +93,7 @@ fn a_partitioned_minority_accepts_no_writes_and_healing_reconciles_it() {
         &format!("node {old} to follow node {new} and catch up"),
         || {
             cluster.status(old).is_some_and(|s| {
-                s.leader.map(|l| l.0) == Some(u32::from(new)) && s.role != Role::Leader && s.quorum
+                s.leader.map(|l| l.0) == Some(u64::from(new)) && s.role != Role::Leader && s.quorum
             }) && has(&cluster, old, &during)
         },
         &cluster,

@@ -14,7 +14,7 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use ssinet_config::NodeNum;
+use ssinet_config::NodeId;
 
 /// Where `ssinetd` listens and `cvipctl` connects by default.
 pub const DEFAULT_SOCKET: &str = "/run/ssinet/admin.sock";
@@ -74,11 +74,11 @@ impl std::fmt::Display for Role {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusReport {
     /// The node that answered.
-    pub node: NodeNum,
+    pub node: NodeId,
     pub role: Role,
     pub term: u64,
     /// The leader (director) as this node knows it.
-    pub leader: Option<NodeNum>,
+    pub leader: Option<NodeId>,
     /// Index of the last log entry known committed.
     pub commit_index: Option<u64>,
     /// Index of the last log entry applied to this node's state.
@@ -95,7 +95,7 @@ pub struct StatusReport {
     /// The Raft learners this node's membership lists (voters are flagged in `nodes`): with a
     /// changed clustertab, what the leader has already added or not yet removed.
     #[serde(default)]
-    pub learners: Vec<NodeNum>,
+    pub learners: Vec<NodeId>,
     /// This node's data plane (kernel addresses and IPVS).
     #[serde(default)]
     pub data_plane: crate::dataplane::DataPlaneStatus,
@@ -104,7 +104,7 @@ pub struct StatusReport {
 /// One node in a [`StatusReport`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeStatus {
-    pub num: NodeNum,
+    pub num: NodeId,
     /// Interconnect address.
     pub ip: IpAddr,
     /// A `<director_node>` in cvip.conf: may lead, and so hold the CVIP.

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 use ssinet_config::{
-    ClusterConfig, DirectorNode, HealthCheck, NodeNum, Persistence, PortWeight, Protocol, Scheduler,
+    ClusterConfig, DirectorNode, HealthCheck, NodeId, Persistence, PortWeight, Protocol, Scheduler,
 };
 
 /// A change to the [`ClusterState`](crate::ClusterState). In JSON an object tagged by
@@ -27,19 +27,19 @@ pub enum Command {
         #[serde(default)]
         directors: Option<Vec<DirectorNode>>,
         #[serde(default)]
-        real_servers: Vec<NodeNum>,
+        real_servers: Vec<NodeId>,
     },
     /// Removes a CVIP; the last one cannot go (a cluster without a CVIP has no face).
     DelCvip { ip: IpAddr },
     /// Makes `node` a director of every CVIP.
     AddDirector {
-        node: NodeNum,
+        node: NodeId,
         garp_interface: String,
         #[serde(default)]
         sync_interface: Option<String>,
     },
     /// Removes `node` from the directors of every CVIP; the last director cannot go.
-    DelDirector { node: NodeNum },
+    DelDirector { node: NodeId },
     /// Sets a port range's weight (for every node, or for `node` only): replaces the range with
     /// the same protocol, ports and node, else adds it. Overlapping ranges are rejected.
     SetPortWeight(PortWeight),
@@ -49,7 +49,7 @@ pub enum Command {
         start_port: u16,
         end_port: u16,
         #[serde(default)]
-        node: Option<NodeNum>,
+        node: Option<NodeId>,
     },
     /// Sets the IPVS scheduler of one CVIP, or without `cvip` the global one. Without
     /// `scheduler` it clears that setting (a CVIP then uses the global scheduler, the global
@@ -73,19 +73,19 @@ pub enum Command {
     /// `node` listens on `proto`/`port`; the port must be inside a port-weight range.
     /// Registering again is a no-op.
     RegisterListener {
-        node: NodeNum,
+        node: NodeId,
         proto: Protocol,
         port: u16,
     },
     /// `node` stopped listening on `proto`/`port`. Unregistering what is not registered is a no-op.
     UnregisterListener {
-        node: NodeNum,
+        node: NodeId,
         proto: Protocol,
         port: u16,
     },
     /// Replaces everything `node` has registered with `set` (a watcher's full resync). Rejected
     /// as a whole when any entry is outside the port-weight ranges.
-    ReplaceListeners { node: NodeNum, set: Vec<Listener> },
+    ReplaceListeners { node: NodeId, set: Vec<Listener> },
 }
 
 impl Command {

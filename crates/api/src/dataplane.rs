@@ -75,7 +75,7 @@ impl Default for DataPlaneStatus {
 /// `GET /v1/ipvs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IpvsReport {
-    pub node: ssinet_config::NodeNum,
+    pub node: ssinet_config::NodeId,
     pub role: DataPlaneRole,
     pub ipvs_present: bool,
     pub services: Vec<IpvsService>,

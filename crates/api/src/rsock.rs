@@ -2,6 +2,7 @@
 //! live socket of a process homed elsewhere ("local") or homed here ("served"), and the counters.
 
 use serde::{Deserialize, Serialize};
+use ssinet_config::NodeId;
 
 /// `GET`: this node's remote sockets, an [`RsockReport`].
 pub const RSOCK: &str = "/v1/rsock";
@@ -9,7 +10,7 @@ pub const RSOCK: &str = "/v1/rsock";
 /// The node's rsock service and its live sockets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RsockReport {
-    pub node: u64,
+    pub node: NodeId,
     /// False when ssinetd runs with `--no-rsock`; the rest is then empty.
     pub enabled: bool,
     /// This agent's boot epoch, in hex (part of every socket id it creates).
@@ -31,13 +32,13 @@ pub struct RsockSocket {
     /// process on `node`.
     pub role: String,
     /// The node the process runs on.
-    pub node: u64,
+    pub node: NodeId,
     pub pid: i32,
     /// The process's name (`/proc/PID/comm`), when it runs on this node.
     pub process: Option<String>,
     pub uid: u32,
     /// The node holding the real socket.
-    pub origin: u64,
+    pub origin: NodeId,
     /// idle, bound, listening, connecting or connected.
     pub state: String,
     /// The real socket's addresses at the origin, when it has them.

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use ssinet_config::{ClusterConfig, NodeNum, Protocol};
+use ssinet_config::{ClusterConfig, NodeId, Protocol};
 
 /// Everything Raft replicates. Empty (the default) until the first `Bootstrap` seeds it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,7 +25,7 @@ impl ClusterState {
     }
 
     /// The listeners `node` has registered, in (protocol, port) order.
-    pub fn listeners_of(&self, node: NodeNum) -> impl Iterator<Item = &ListenerKey> {
+    pub fn listeners_of(&self, node: NodeId) -> impl Iterator<Item = &ListenerKey> {
         self.listeners.keys().filter(move |k| k.node == node)
     }
 
@@ -70,7 +70,7 @@ pub(crate) fn node_list(config: &ClusterConfig) -> String {
 /// One listening (protocol, port) on one node. Ordered by node, then protocol, then port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ListenerKey {
-    pub node: NodeNum,
+    pub node: NodeId,
     pub proto: Protocol,
     pub port: u16,
 }

@@ -6,21 +6,21 @@ mod common;
 
 use common::{apply, dr_config, dr_state, problems, summary};
 use ssinet_api::{ClusterState, Command, Listener, ListenerKey};
-use ssinet_config::{DirectorNode, NodeNum, PortWeight, Protocol};
+use ssinet_config::{DirectorNode, NodeId, PortWeight, Protocol};
 
 fn port_weight(
     proto: Protocol,
     start: u16,
     end: u16,
     weight: u32,
-    node: Option<u32>,
+    node: Option<u64>,
 ) -> PortWeight {
     PortWeight {
         proto,
         start_port: start,
         end_port: end,
         weight,
-        node: node.map(NodeNum),
+        node: node.map(NodeId),
     }
 }
 
@@ -93,14 +93,14 @@ fn a_cvip_added_without_directors_gets_the_shared_ones() {
             ip: "192.168.200.11".parse().unwrap(),
             gateway: None,
             directors: None,
-            real_servers: vec![NodeNum(3)],
+            real_servers: vec![NodeId(3)],
         },
     ));
     assert_eq!(text, "added CVIP 192.168.200.11");
     let cvips = &state.config.cvip_conf.cvips;
     assert_eq!(cvips.len(), 2);
     assert_eq!(cvips[1].directors, cvips[0].directors);
-    assert_eq!(cvips[1].real_servers, [NodeNum(3)]);
+    assert_eq!(cvips[1].real_servers, [NodeId(3)]);
     state.config.validate().unwrap();
 }
 
@@ -144,7 +144,7 @@ fn a_duplicate_cvip_and_unshared_directors_are_refused() {
             ip: "192.168.200.12".parse().unwrap(),
             gateway: None,
             directors: Some(vec![DirectorNode {
-                node: NodeNum(1),
+                node: NodeId(1),
                 garp_interface: "eth1".into(),
                 sync_interface: None,
             }]),
@@ -194,43 +194,43 @@ fn directors_are_added_to_and_removed_from_every_cvip() {
     let text = summary(apply(
         &mut state,
         Command::AddDirector {
-            node: NodeNum(3),
+            node: NodeId(3),
             garp_interface: "eth1".into(),
             sync_interface: Some("eth0".into()),
         },
     ));
     assert_eq!(text, "added director node 3 (external interface eth1)");
     for cvip in &state.config.cvip_conf.cvips {
-        assert!(cvip.directors.iter().any(|d| d.node == NodeNum(3)));
+        assert!(cvip.directors.iter().any(|d| d.node == NodeId(3)));
     }
     let problems = refused(
         &mut state,
         Command::AddDirector {
-            node: NodeNum(3),
+            node: NodeId(3),
             garp_interface: "eth2".into(),
             sync_interface: None,
         },
     );
     assert!(problems[0].contains("already a director"), "{problems:?}");
 
-    summary(apply(&mut state, Command::DelDirector { node: NodeNum(1) }));
-    summary(apply(&mut state, Command::DelDirector { node: NodeNum(2) }));
+    summary(apply(&mut state, Command::DelDirector { node: NodeId(1) }));
+    summary(apply(&mut state, Command::DelDirector { node: NodeId(2) }));
     assert_eq!(
         state
             .config
             .director_nodes()
             .into_iter()
             .collect::<Vec<_>>(),
-        [NodeNum(3)]
+        [NodeId(3)]
     );
-    let problems = refused(&mut state, Command::DelDirector { node: NodeNum(3) });
+    let problems = refused(&mut state, Command::DelDirector { node: NodeId(3) });
     assert!(
         problems
             .iter()
             .all(|p| p.contains("has no <director_node>")),
         "{problems:?}"
     );
-    let problems = refused(&mut state, Command::DelDirector { node: NodeNum(1) });
+    let problems = refused(&mut state, Command::DelDirector { node: NodeId(1) });
     assert_eq!(
         problems,
         ["<director_node>/<node_num>: node 1 is not a director (expected one of: 3)"]
@@ -243,7 +243,7 @@ fn a_director_must_be_a_known_node_with_a_valid_interface() {
     let problems = refused(
         &mut state,
         Command::AddDirector {
-            node: NodeNum(9),
+            node: NodeId(9),
             garp_interface: "eth1".into(),
             sync_interface: None,
         },
@@ -258,7 +258,7 @@ fn a_director_must_be_a_known_node_with_a_valid_interface() {
     let problems = refused(
         &mut state,
         Command::AddDirector {
-            node: NodeNum(3),
+            node: NodeId(3),
             garp_interface: "eth 1".into(),
             sync_interface: None,
         },
@@ -275,7 +275,7 @@ fn set_port_weight_adds_or_replaces_and_refuses_overlaps() {
     ));
     assert_eq!(text, "set tcp ports 80-80 to weight 5 (was 1)");
     assert_eq!(
-        state.config.weight_for(NodeNum(1), Protocol::Tcp, 80),
+        state.config.weight_for(NodeId(1), Protocol::Tcp, 80),
         Some(5)
     );
     let text = summary(apply(
@@ -320,7 +320,7 @@ fn deleting_a_range_drops_the_listeners_it_held() {
         summary(apply(
             &mut state,
             Command::RegisterListener {
-                node: NodeNum(node),
+                node: NodeId(node),
                 proto: Protocol::Udp,
                 port: 5061,
             },
@@ -329,7 +329,7 @@ fn deleting_a_range_drops_the_listeners_it_held() {
     summary(apply(
         &mut state,
         Command::RegisterListener {
-            node: NodeNum(2),
+            node: NodeId(2),
             proto: Protocol::Tcp,
             port: 443,
         },
@@ -350,7 +350,7 @@ fn deleting_a_range_drops_the_listeners_it_held() {
     assert_eq!(
         state.listeners.keys().copied().collect::<Vec<_>>(),
         [ListenerKey {
-            node: NodeNum(2),
+            node: NodeId(2),
             proto: Protocol::Tcp,
             port: 443
         }]
@@ -376,7 +376,7 @@ fn deleting_a_range_drops_the_listeners_it_held() {
 fn listeners_register_only_on_balanced_ports_of_known_nodes() {
     let mut state = dr_state();
     let register = |node, port| Command::RegisterListener {
-        node: NodeNum(node),
+        node: NodeId(node),
         proto: Protocol::Tcp,
         port,
     };
@@ -402,7 +402,7 @@ fn listeners_register_only_on_balanced_ports_of_known_nodes() {
         ["listener: node 4 is not in clustertab (expected one of: 1, 2, 3)"]
     );
     let unregister = Command::UnregisterListener {
-        node: NodeNum(3),
+        node: NodeId(3),
         proto: Protocol::Tcp,
         port: 80,
     };
@@ -424,7 +424,7 @@ fn replace_listeners_resyncs_one_node_as_a_whole() {
     summary(apply(
         &mut state,
         Command::RegisterListener {
-            node: NodeNum(1),
+            node: NodeId(1),
             proto: Protocol::Tcp,
             port: 80,
         },
@@ -432,7 +432,7 @@ fn replace_listeners_resyncs_one_node_as_a_whole() {
     let text = summary(apply(
         &mut state,
         Command::ReplaceListeners {
-            node: NodeNum(2),
+            node: NodeId(2),
             set: vec![listener(Protocol::Tcp, 443), listener(Protocol::Udp, 5060)],
         },
     ));
@@ -440,16 +440,16 @@ fn replace_listeners_resyncs_one_node_as_a_whole() {
     summary(apply(
         &mut state,
         Command::ReplaceListeners {
-            node: NodeNum(2),
+            node: NodeId(2),
             set: vec![listener(Protocol::Tcp, 80)],
         },
     ));
-    let keys: Vec<(u32, u16)> = state.listeners.keys().map(|k| (k.node.0, k.port)).collect();
+    let keys: Vec<(u64, u16)> = state.listeners.keys().map(|k| (k.node.0, k.port)).collect();
     assert_eq!(keys, [(1, 80), (2, 80)]);
     let problems = refused(
         &mut state,
         Command::ReplaceListeners {
-            node: NodeNum(2),
+            node: NodeId(2),
             set: vec![listener(Protocol::Tcp, 443), listener(Protocol::Tcp, 22)],
         },
     );
@@ -463,7 +463,7 @@ fn apply_config_replaces_everything_and_drops_unfit_listeners() {
     summary(apply(
         &mut state,
         Command::ReplaceListeners {
-            node: NodeNum(3),
+            node: NodeId(3),
             set: vec![
                 Listener {
                     proto: Protocol::Tcp,
@@ -477,10 +477,10 @@ fn apply_config_replaces_everything_and_drops_unfit_listeners() {
         },
     ));
     let mut config = dr_config();
-    config.clustertab.nodes.retain(|n| n.num != NodeNum(3));
+    config.clustertab.nodes.retain(|n| n.num != NodeId(3));
     config.cvip_conf.cvips[0]
         .real_servers
-        .retain(|n| *n != NodeNum(3));
+        .retain(|n| *n != NodeId(3));
     config.cvip_conf.port_weights.retain(|w| w.node.is_none());
     let text = summary(apply(&mut state, Command::ApplyConfig(config.clone())));
     assert_eq!(

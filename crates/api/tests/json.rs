@@ -7,7 +7,7 @@ use common::{apply, dr_state};
 use serde_json::json;
 use ssinet_api::admin::{ApiError, ErrorCode, NodeStatus, Role, StatusReport};
 use ssinet_api::{ClusterState, Command, Response};
-use ssinet_config::{NodeNum, PortWeight, Protocol};
+use ssinet_config::{NodeId, PortWeight, Protocol};
 
 #[test]
 fn commands_are_tagged_objects() {
@@ -38,7 +38,7 @@ fn commands_are_tagged_objects() {
     assert_eq!(
         add,
         Command::AddDirector {
-            node: NodeNum(3),
+            node: NodeId(3),
             garp_interface: "eth1".into(),
             sync_interface: None
         }
@@ -70,7 +70,7 @@ fn listeners_are_a_list_in_state_json() {
     apply(
         &mut state,
         Command::RegisterListener {
-            node: NodeNum(2),
+            node: NodeId(2),
             proto: Protocol::Udp,
             port: 5060,
         },
@@ -87,16 +87,16 @@ fn listeners_are_a_list_in_state_json() {
 #[test]
 fn status_and_errors_round_trip() {
     let report = StatusReport {
-        node: NodeNum(2),
+        node: NodeId(2),
         role: Role::Follower,
         term: 7,
-        leader: Some(NodeNum(1)),
+        leader: Some(NodeId(1)),
         commit_index: Some(42),
         last_applied: Some(42),
         quorum: true,
         millis_since_quorum_ack: None,
         nodes: vec![NodeStatus {
-            num: NodeNum(1),
+            num: NodeId(1),
             ip: "10.0.0.1".parse().unwrap(),
             director_capable: true,
             voter: true,

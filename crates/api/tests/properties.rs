@@ -11,12 +11,12 @@ use common::{dr_config, dr_state};
 use proptest::prelude::*;
 use ssinet_api::{ClusterApp, ClusterState, Command, Listener, Response};
 use ssinet_config::{
-    ClusterConfig, DirectorNode, HealthCheck, NodeNum, Persistence, PortWeight, Protocol,
-    Scheduler, SchedulerFlag, SchedulerName,
+    ClusterConfig, DirectorNode, HealthCheck, NodeId, Persistence, PortWeight, Protocol, Scheduler,
+    SchedulerFlag, SchedulerName,
 };
 
-fn node() -> impl Strategy<Value = NodeNum> {
-    (1u32..=4).prop_map(NodeNum)
+fn node() -> impl Strategy<Value = NodeId> {
+    (1u32..=4).prop_map(|n| NodeId(u64::from(n)))
 }
 
 fn proto() -> impl Strategy<Value = Protocol> {
@@ -133,7 +133,7 @@ fn config() -> impl Strategy<Value = ClusterConfig> {
             0 => {}
             1 => config.cvip_conf.port_weights.truncate(1),
             2 => config.cvip_conf.cvips.clear(),
-            _ => config.clustertab.nodes.retain(|n| n.num != NodeNum(3)),
+            _ => config.clustertab.nodes.retain(|n| n.num != NodeId(3)),
         }
         config
     })

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::cvip_parse::parse_u32;
 use crate::diag::{Diagnostic, Diagnostics, LineIndex};
-use crate::model::{BootProtocol, Clustertab, MacAddr, Node, NodeNum};
+use crate::model::{BootProtocol, Clustertab, MacAddr, Node, NodeId};
 use crate::spans::{ClustertabSpans, NodeSpans};
 
 /// Column names, used in diagnostics so an operator can find the field on the line.
@@ -122,7 +122,7 @@ fn parse_line(
     }
     let field = |i: usize| tokens[i];
 
-    let num = parse_u32(field(0).1).map(NodeNum);
+    let num = parse_u32(field(0).1).map(|n| NodeId(u64::from(n)));
     let ip = field(1).1.parse().ok();
     let mac = field(2).1.parse::<MacAddr>().ok();
     let boot = match field(3).1 {

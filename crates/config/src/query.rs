@@ -5,17 +5,17 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use crate::model::{
-    ClusterConfig, Clustertab, Cvip, CvipConf, HealthCheck, Node, NodeNum, Persistence, Protocol,
+    ClusterConfig, Clustertab, Cvip, CvipConf, HealthCheck, Node, NodeId, Persistence, Protocol,
     Routing, Scheduler,
 };
 
 impl Clustertab {
-    pub fn node(&self, num: NodeNum) -> Option<&Node> {
+    pub fn node(&self, num: NodeId) -> Option<&Node> {
         self.nodes.iter().find(|n| n.num == num)
     }
 
     /// Nodes that may become the root node, in clustertab order.
-    pub fn init_capable_nodes(&self) -> Vec<NodeNum> {
+    pub fn init_capable_nodes(&self) -> Vec<NodeId> {
         self.nodes
             .iter()
             .filter(|n| n.init_capable)
@@ -26,7 +26,7 @@ impl Clustertab {
 
 impl CvipConf {
     /// Director-capable nodes: every node that is a `<director_node>` of some CVIP.
-    pub fn director_nodes(&self) -> BTreeSet<NodeNum> {
+    pub fn director_nodes(&self) -> BTreeSet<NodeId> {
         self.cvips
             .iter()
             .flat_map(|c| c.directors.iter().map(|d| d.node))
@@ -34,7 +34,7 @@ impl CvipConf {
     }
 
     /// Nodes named as `<real_server_node>` of some CVIP.
-    pub fn real_server_nodes(&self) -> BTreeSet<NodeNum> {
+    pub fn real_server_nodes(&self) -> BTreeSet<NodeId> {
         self.cvips
             .iter()
             .flat_map(|c| c.real_servers.iter().copied())
@@ -43,8 +43,8 @@ impl CvipConf {
 
     /// The weight `node` carries for `proto`/`port`: its own override for a range holding the
     /// port, else the default range's weight; `None` when the port is not load-balanced for it.
-    pub fn weight_for(&self, node: NodeNum, proto: Protocol, port: u16) -> Option<u32> {
-        let matching = |for_node: Option<NodeNum>| {
+    pub fn weight_for(&self, node: NodeId, proto: Protocol, port: u16) -> Option<u32> {
+        let matching = |for_node: Option<NodeId>| {
             self.port_weights
                 .iter()
                 .find(|pw| pw.node == for_node && pw.proto == proto && pw.contains(port))
@@ -85,23 +85,23 @@ impl ClusterConfig {
         self.lvs_routing.as_ref().and_then(|l| l.internal_gw)
     }
 
-    pub fn node(&self, num: NodeNum) -> Option<&Node> {
+    pub fn node(&self, num: NodeId) -> Option<&Node> {
         self.clustertab.node(num)
     }
 
-    pub fn director_nodes(&self) -> BTreeSet<NodeNum> {
+    pub fn director_nodes(&self) -> BTreeSet<NodeId> {
         self.cvip_conf.director_nodes()
     }
 
-    pub fn real_server_nodes(&self) -> BTreeSet<NodeNum> {
+    pub fn real_server_nodes(&self) -> BTreeSet<NodeId> {
         self.cvip_conf.real_server_nodes()
     }
 
-    pub fn init_capable_nodes(&self) -> Vec<NodeNum> {
+    pub fn init_capable_nodes(&self) -> Vec<NodeId> {
         self.clustertab.init_capable_nodes()
     }
 
-    pub fn weight_for(&self, node: NodeNum, proto: Protocol, port: u16) -> Option<u32> {
+    pub fn weight_for(&self, node: NodeId, proto: Protocol, port: u16) -> Option<u32> {
         self.cvip_conf.weight_for(node, proto, port)
     }
 }

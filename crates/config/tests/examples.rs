@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use ssinet_config::{
-    ClusterConfig, ConfigPaths, NodeNum, Protocol, Routing, parse_clustertab, parse_cvip_conf,
+    ClusterConfig, ConfigPaths, NodeId, Protocol, Routing, parse_clustertab, parse_cvip_conf,
     parse_lvs_routing, to_clustertab_string, to_cvip_conf_string, to_lvs_routing_string,
 };
 
@@ -32,16 +32,16 @@ fn dr_example_is_valid_and_means_what_its_comments_say() {
     assert_eq!(config.clustertab.nodes.len(), 3);
     assert_eq!(
         config.director_nodes().into_iter().collect::<Vec<_>>(),
-        [NodeNum(1), NodeNum(2)]
+        [NodeId(1), NodeId(2)]
     );
-    assert_eq!(config.init_capable_nodes(), [NodeNum(1), NodeNum(2)]);
-    assert_eq!(config.weight_for(NodeNum(1), Protocol::Tcp, 80), Some(1));
-    assert_eq!(config.weight_for(NodeNum(3), Protocol::Tcp, 80), Some(2));
-    assert_eq!(config.weight_for(NodeNum(3), Protocol::Tcp, 443), Some(1));
-    assert_eq!(config.weight_for(NodeNum(3), Protocol::Udp, 5061), Some(1));
-    assert_eq!(config.weight_for(NodeNum(1), Protocol::Tcp, 22), None);
-    assert_eq!(config.weight_for(NodeNum(1), Protocol::Udp, 80), None);
-    assert_eq!(config.node(NodeNum(2)).unwrap().ip.to_string(), "10.0.0.2");
+    assert_eq!(config.init_capable_nodes(), [NodeId(1), NodeId(2)]);
+    assert_eq!(config.weight_for(NodeId(1), Protocol::Tcp, 80), Some(1));
+    assert_eq!(config.weight_for(NodeId(3), Protocol::Tcp, 80), Some(2));
+    assert_eq!(config.weight_for(NodeId(3), Protocol::Tcp, 443), Some(1));
+    assert_eq!(config.weight_for(NodeId(3), Protocol::Udp, 5061), Some(1));
+    assert_eq!(config.weight_for(NodeId(1), Protocol::Tcp, 22), None);
+    assert_eq!(config.weight_for(NodeId(1), Protocol::Udp, 80), None);
+    assert_eq!(config.node(NodeId(2)).unwrap().ip.to_string(), "10.0.0.2");
 }
 
 #[test]
@@ -61,8 +61,8 @@ fn nat_example_is_valid() {
         conf.scheduler_for(&conf.cvips[0]),
         ssinet_config::Scheduler::default()
     );
-    assert_eq!(config.weight_for(NodeNum(4), Protocol::Tcp, 8050), Some(0));
-    assert_eq!(config.weight_for(NodeNum(3), Protocol::Tcp, 8050), Some(10));
+    assert_eq!(config.weight_for(NodeId(4), Protocol::Tcp, 8050), Some(0));
+    assert_eq!(config.weight_for(NodeId(3), Protocol::Tcp, 8050), Some(10));
 }
 
 #[test]
@@ -95,13 +95,13 @@ fn verbatim_openssi_files_are_accepted() {
     assert_eq!(conf.routing, Some(Routing::Dr));
     let cvip = &conf.cvips[0];
     assert_eq!(cvip.gateway.unwrap().to_string(), "192.168.200.1");
-    let directors: Vec<(u32, &str)> = cvip
+    let directors: Vec<(u64, &str)> = cvip
         .directors
         .iter()
         .map(|d| (d.node.0, d.garp_interface.as_str()))
         .collect();
     assert_eq!(directors, [(2, "eth1"), (1, "eth1")]);
-    assert_eq!(cvip.real_servers, [NodeNum(3), NodeNum(1)]);
+    assert_eq!(cvip.real_servers, [NodeId(3), NodeId(1)]);
     assert!(conf.port_weights.is_empty() && conf.scheduler.is_none() && conf.health.is_none());
     // Diagnostics on this CRLF file still count lines and columns right.
     let text = std::fs::read_to_string(&p.cvip_conf)

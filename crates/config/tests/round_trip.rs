@@ -8,13 +8,13 @@ use proptest::option;
 use proptest::prelude::*;
 use ssinet_config::{
     BootProtocol, Clustertab, Cvip, CvipConf, DirectorNode, HealthCheck, LvsRouting, MacAddr, Node,
-    NodeNum, Persistence, PortWeight, Protocol, Routing, Scheduler, SchedulerFlag, SchedulerName,
+    NodeId, Persistence, PortWeight, Protocol, Routing, Scheduler, SchedulerFlag, SchedulerName,
     parse_clustertab, parse_cvip_conf, parse_lvs_routing, to_clustertab_string,
     to_cvip_conf_string, to_lvs_routing_string,
 };
 
-fn node_num() -> impl Strategy<Value = NodeNum> {
-    any::<u32>().prop_map(NodeNum)
+fn node_num() -> impl Strategy<Value = NodeId> {
+    any::<u32>().prop_map(|n| NodeId(u64::from(n)))
 }
 
 fn node() -> impl Strategy<Value = Node> {

@@ -6,7 +6,7 @@ mod common;
 
 use common::{CLUSTERTAB, CVIP_CONF, at, only, validate};
 use ssinet_config::{
-    BootProtocol, ClusterConfig, Clustertab, Cvip, CvipConf, DirectorNode, MacAddr, Node, NodeNum,
+    BootProtocol, ClusterConfig, Clustertab, Cvip, CvipConf, DirectorNode, MacAddr, Node, NodeId,
 };
 
 #[test]
@@ -79,8 +79,8 @@ fn clustertab_needs_nodes() {
 }
 
 fn in_memory() -> ClusterConfig {
-    let node = |n: u32, init: bool| Node {
-        num: NodeNum(n),
+    let node = |n: u64, init: bool| Node {
+        num: NodeId(n),
         ip: format!("10.1.0.{n}").parse().unwrap(),
         mac: MacAddr([2, 0, 0, 0, 0, n as u8]),
         boot: BootProtocol::Pxe,
@@ -96,11 +96,11 @@ fn in_memory() -> ClusterConfig {
                 ip: "10.2.0.1".parse().unwrap(),
                 gateway: None,
                 directors: vec![DirectorNode {
-                    node: NodeNum(1),
+                    node: NodeId(1),
                     garp_interface: "eth1".into(),
                     sync_interface: None,
                 }],
-                real_servers: vec![NodeNum(2)],
+                real_servers: vec![NodeId(2)],
                 scheduler: None,
                 persistence: None,
             }],
@@ -114,7 +114,7 @@ fn in_memory() -> ClusterConfig {
 fn in_memory_values_are_checked_by_the_same_rules() {
     let mut config = in_memory();
     assert_eq!(config.validate(), Ok(()));
-    config.cvip_conf.cvips[0].directors[0].node = NodeNum(5);
+    config.cvip_conf.cvips[0].directors[0].node = NodeId(5);
     config.clustertab.nodes[1].boot_device = Some("/dev/sd a".into());
     let d = config.validate().unwrap_err();
     assert_eq!(

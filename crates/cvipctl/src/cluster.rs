@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 use ssinet_api::ClusterState;
 use ssinet_api::admin::{Role, StatusReport};
-use ssinet_config::NodeNum;
+use ssinet_config::NodeId;
 
 use crate::output::{list, print_json, yes_no};
 use crate::table::Table;
@@ -92,7 +92,7 @@ fn render_status(report: &StatusReport) -> String {
 /// One line of `cvipctl nodes`: clustertab joined with what this node sees of each.
 #[derive(Serialize)]
 struct NodeRow {
-    num: NodeNum,
+    num: NodeId,
     ip: IpAddr,
     mac: String,
     init_capable: bool,
@@ -163,7 +163,7 @@ pub async fn nodes(context: &Context) -> anyhow::Result<ExitCode> {
 }
 
 /// The node directing `directors`' CVIPs now: the leader, when it is one of them and has a quorum.
-fn directing(report: &StatusReport, directors: &[NodeNum]) -> Option<NodeNum> {
+fn directing(report: &StatusReport, directors: &[NodeId]) -> Option<NodeId> {
     report
         .leader
         .filter(|l| report.quorum && directors.contains(l))
@@ -173,13 +173,13 @@ pub async fn lvs(context: &Context) -> anyhow::Result<ExitCode> {
     let report = context.client.status().await?;
     let state: ClusterState = context.client.state().await?;
     let routing = state.config.routing();
-    let rows: Vec<(String, Option<NodeNum>, Vec<NodeNum>)> = state
+    let rows: Vec<(String, Option<NodeId>, Vec<NodeId>)> = state
         .config
         .cvip_conf
         .cvips
         .iter()
         .map(|cvip| {
-            let directors: Vec<NodeNum> = cvip.directors.iter().map(|d| d.node).collect();
+            let directors: Vec<NodeId> = cvip.directors.iter().map(|d| d.node).collect();
             (
                 cvip.ip.to_string(),
                 directing(&report, &directors),
@@ -217,9 +217,9 @@ mod tests {
 
     use super::*;
 
-    fn report(quorum: bool, leader: Option<u32>) -> StatusReport {
-        let node = |num: u32, role, reachable| NodeStatus {
-            num: NodeNum(num),
+    fn report(quorum: bool, leader: Option<u64>) -> StatusReport {
+        let node = |num: u64, role, reachable| NodeStatus {
+            num: NodeId(num),
             ip: format!("10.0.0.{num}").parse().unwrap(),
             director_capable: num < 3,
             voter: true,
@@ -227,10 +227,10 @@ mod tests {
             role,
         };
         StatusReport {
-            node: NodeNum(2),
+            node: NodeId(2),
             role: Role::Follower,
             term: 4,
-            leader: leader.map(NodeNum),
+            leader: leader.map(NodeId),
             commit_index: Some(17),
             last_applied: Some(16),
             quorum,
@@ -268,10 +268,10 @@ mod tests {
             "cvipctl: the cluster cannot take writes now: no leader is known; node 2 reaches 2 \
              of 3 voters (a majority is 2)"
         );
-        assert_eq!(directing(&report(false, Some(1)), &[NodeNum(1)]), None);
+        assert_eq!(directing(&report(false, Some(1)), &[NodeId(1)]), None);
         assert_eq!(
-            directing(&report(true, Some(1)), &[NodeNum(1)]),
-            Some(NodeNum(1))
+            directing(&report(true, Some(1)), &[NodeId(1)]),
+            Some(NodeId(1))
         );
     }
 }

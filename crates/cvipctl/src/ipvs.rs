@@ -103,7 +103,7 @@ mod tests {
     #[test]
     fn a_service_and_its_destinations_read_like_ipvsadm() {
         let report = IpvsReport {
-            node: ssinet_config::NodeNum(1),
+            node: ssinet_config::NodeId(1),
             role: DataPlaneRole::Director,
             ipvs_present: true,
             services: vec![IpvsService {
@@ -139,7 +139,7 @@ mod tests {
     #[test]
     fn a_kernel_without_ipvs_is_said_plainly() {
         let report = IpvsReport {
-            node: ssinet_config::NodeNum(2),
+            node: ssinet_config::NodeId(2),
             role: DataPlaneRole::Standby,
             ipvs_present: false,
             services: Vec::new(),

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use ssinet_config::{Clustertab, DEFAULT_CLUSTERTAB_PATH, NodeNum};
+use ssinet_config::{Clustertab, DEFAULT_CLUSTERTAB_PATH, NodeId};
 use ssinet_interconnect::pki::{self, PkiLayout, PkiNode};
 
 use crate::exit;
@@ -50,7 +50,7 @@ pub enum PkiCommand {
         ca_dir: PathBuf,
         /// The new node's number, as in clustertab.
         #[arg(long, value_name = "N", value_parser = parse_node)]
-        node: NodeNum,
+        node: NodeId,
         /// The new node's interconnect IP, as in clustertab.
         #[arg(long, value_name = "IP")]
         ip: IpAddr,
@@ -96,7 +96,7 @@ fn init(clustertab: &Path, out: &Path, overwrite: bool, json: bool) -> anyhow::R
         .nodes
         .iter()
         .map(|n| PkiNode {
-            node: u64::from(n.num.0),
+            node: n.num,
             interconnect_ip: n.ip,
         })
         .collect();
@@ -138,14 +138,14 @@ fn print_layout(layout: &PkiLayout, out: &Path, json: bool) -> anyhow::Result<Ex
 
 fn add_node(
     ca_dir: &Path,
-    node: NodeNum,
+    node: NodeId,
     ip: IpAddr,
     out: &Path,
     force: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let pki_node = PkiNode {
-        node: u64::from(node.0),
+        node,
         interconnect_ip: ip,
     };
     let dir = match pki::add_node(ca_dir, pki_node, out, force) {
@@ -221,7 +221,7 @@ mod tests {
             std::fs::read(dir.join("ca.pem")).unwrap(),
             std::fs::read(out.join("ca.pem")).unwrap()
         );
-        ssinet_interconnect::identity::NodeIdentity::load(&dir, 3).unwrap();
+        ssinet_interconnect::identity::NodeIdentity::load(&dir, NodeId(3)).unwrap();
 
         // A second run would replace node 3's key: refused, the files stay, unless --force.
         let key = std::fs::read(dir.join("node.key")).unwrap();

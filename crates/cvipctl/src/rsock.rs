@@ -87,12 +87,13 @@ fn render(report: &RsockReport) -> String {
 #[cfg(test)]
 mod tests {
     use ssinet_api::rsock::{RsockCounters, RsockSocket};
+    use ssinet_config::NodeId;
 
     use super::*;
 
     fn report(sockets: Vec<RsockSocket>) -> RsockReport {
         RsockReport {
-            node: 2,
+            node: NodeId(2),
             enabled: true,
             epoch: "abc1".into(),
             listen: "10.200.0.2:7948".into(),
@@ -111,11 +112,11 @@ mod tests {
         let text = render(&report(vec![RsockSocket {
             id: "1:abc1:7".into(),
             role: "local".into(),
-            node: 2,
+            node: NodeId(2),
             pid: 4242,
             process: Some("curl".into()),
             uid: 1000,
-            origin: 1,
+            origin: NodeId(1),
             state: "connected".into(),
             local: Some("192.168.200.11:40000".into()),
             peer: Some("192.168.200.2:8080".into()),

@@ -25,5 +25,4 @@ pub use frame::encode_json;
 pub use handshake::{Acceptor, Hello, HelloReply, Limits, Service, dial};
 pub use identity::{IdentityError, NodeIdentity};
 
-/// A node number as written in `/etc/clustertab` (always > 0).
-pub type NodeId = u64;
+pub use ssinet_config::NodeId;

@@ -100,7 +100,7 @@ pub fn init(nodes: &[PkiNode], out_dir: &Path, overwrite: bool) -> Result<PkiLay
     }
     let mut seen = std::collections::BTreeSet::new();
     for n in nodes {
-        if n.node == 0 || !seen.insert(n.node) {
+        if n.node.get() == 0 || !seen.insert(n.node) {
             return Err(PkiError::BadNodeNumber(n.node));
         }
     }
@@ -154,7 +154,7 @@ pub fn add_node(
     out_dir: &Path,
     force: bool,
 ) -> Result<PathBuf, PkiError> {
-    if node.node == 0 {
+    if node.node.get() == 0 {
         return Err(PkiError::BadNodeNumber(node.node));
     }
     let dir = out_dir.join(format!("node{}", node.node));
@@ -185,7 +185,7 @@ pub fn add_node(
         ),
     })?;
     write_node_dir(&dir, &ca_pem, &cert, &key)?;
-    tracing::info!(node = node.node, dir = %dir.display(), "node certificate issued");
+    tracing::info!(node = %node.node, dir = %dir.display(), "node certificate issued");
     Ok(dir)
 }
 

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ssinet_interconnect::pki::{self, PkiNode};
-use ssinet_interconnect::{Acceptor, Channel, ChannelError, Limits, NodeIdentity, Service, dial};
+use ssinet_interconnect::{
+    Acceptor, Channel, ChannelError, Limits, NodeId, NodeIdentity, Service, dial,
+};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 
@@ -22,7 +24,7 @@ fn cluster_pki(dir: &Path) {
     let nodes: Vec<PkiNode> = [1, 2, 3]
         .into_iter()
         .map(|node| PkiNode {
-            node,
+            node: NodeId(node),
             interconnect_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         })
         .collect();
@@ -30,7 +32,7 @@ fn cluster_pki(dir: &Path) {
 }
 
 fn identity(dir: &Path, node: u64) -> NodeIdentity {
-    NodeIdentity::load(&dir.join(format!("node{node}")), node).unwrap()
+    NodeIdentity::load(&dir.join(format!("node{node}")), NodeId(node)).unwrap()
 }
 
 /// Node `server` accepts one connection for `service`; the accept's outcome.
@@ -57,11 +59,11 @@ async fn both_ends_know_who_the_other_is_and_exchange_frames() {
     let tmp = TempDir::new().unwrap();
     cluster_pki(tmp.path());
     let (addr, accepted) = accept_one(tmp.path(), 1, RAFT).await;
-    let mut client = dial(&identity(tmp.path(), 2), 1, addr, RAFT, LIMITS)
+    let mut client = dial(&identity(tmp.path(), 2), NodeId(1), addr, RAFT, LIMITS)
         .await
         .unwrap();
     let mut server = accepted.await.unwrap().unwrap();
-    assert_eq!((client.peer(), server.peer()), (1, 2));
+    assert_eq!((client.peer(), server.peer()), (NodeId(1), NodeId(2)));
 
     client.send(Bytes::from_static(b"ping")).await.unwrap();
     assert_eq!(server.recv().await.unwrap(), Bytes::from_static(b"ping"));
@@ -77,8 +79,19 @@ async fn a_peer_asking_for_another_service_is_told_why_and_refused() {
     let tmp = TempDir::new().unwrap();
     cluster_pki(tmp.path());
     let (addr, accepted) = accept_one(tmp.path(), 1, RAFT).await;
-    let dialed = dial(&identity(tmp.path(), 2), 1, addr, Service("status"), LIMITS).await;
-    let Err(ChannelError::Refused { node: 1, reason }) = dialed else {
+    let dialed = dial(
+        &identity(tmp.path(), 2),
+        NodeId(1),
+        addr,
+        Service("status"),
+        LIMITS,
+    )
+    .await;
+    let Err(ChannelError::Refused {
+        node: NodeId(1),
+        reason,
+    }) = dialed
+    else {
         panic!("a status client was accepted on the raft port: {dialed:?}");
     };
     assert!(reason.contains("this port serves \"raft\""), "{reason}");
@@ -95,7 +108,7 @@ async fn a_server_that_is_not_the_node_meant_is_refused() {
     cluster_pki(tmp.path());
     // Node 1 answers at this address, but node 2 means to reach node 3.
     let (addr, _accepted) = accept_one(tmp.path(), 1, RAFT).await;
-    let dialed = dial(&identity(tmp.path(), 2), 3, addr, RAFT, LIMITS).await;
+    let dialed = dial(&identity(tmp.path(), 2), NodeId(3), addr, RAFT, LIMITS).await;
     assert!(
         matches!(dialed, Err(ChannelError::Tls { .. })),
         "node 1's certificate passed as node 3's: {dialed:?}"
@@ -109,7 +122,7 @@ async fn a_node_of_another_cluster_is_refused() {
     let other = TempDir::new().unwrap();
     cluster_pki(other.path());
     let (addr, accepted) = accept_one(tmp.path(), 1, RAFT).await;
-    let dialed = dial(&identity(other.path(), 2), 1, addr, RAFT, LIMITS).await;
+    let dialed = dial(&identity(other.path(), 2), NodeId(1), addr, RAFT, LIMITS).await;
     assert!(dialed.is_err(), "a foreign CA's node 2 was accepted");
     assert!(accepted.await.unwrap().is_err());
 }
@@ -124,7 +137,7 @@ async fn frames_above_the_limit_are_refused_both_ways() {
         ..LIMITS
     };
     // The client allows itself bigger frames than the server accepts.
-    let mut client = dial(&identity(tmp.path(), 2), 1, addr, RAFT, big)
+    let mut client = dial(&identity(tmp.path(), 2), NodeId(1), addr, RAFT, big)
         .await
         .unwrap();
     let mut server = accepted.await.unwrap().unwrap();

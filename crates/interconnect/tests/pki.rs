@@ -8,6 +8,7 @@ use std::path::Path;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
+use ssinet_interconnect::NodeId;
 use ssinet_interconnect::identity::{IdentityError, NodeIdentity, certificate_names_node};
 use ssinet_interconnect::pki::{self, PkiError, PkiNode};
 use tempfile::TempDir;
@@ -16,7 +17,7 @@ fn nodes() -> Vec<PkiNode> {
     [(1, 10), (2, 11), (7, 12)]
         .into_iter()
         .map(|(node, last)| PkiNode {
-            node,
+            node: NodeId(node),
             interconnect_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
         })
         .collect()
@@ -39,7 +40,7 @@ fn init_writes_a_ca_and_one_identity_per_node() {
     assert_eq!(mode(&layout.ca_key), 0o600);
     assert_eq!(
         layout.node_dirs.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
-        vec![1, 2, 7]
+        vec![NodeId(1), NodeId(2), NodeId(7)]
     );
     for (node, dir) in &layout.node_dirs {
         assert_eq!(mode(&dir.join("node.key")), 0o600);
@@ -50,7 +51,7 @@ fn init_writes_a_ca_and_one_identity_per_node() {
         );
         let cert = leaf(&dir.join("node.pem"));
         certificate_names_node(&cert, *node).unwrap();
-        assert!(certificate_names_node(&cert, node + 1).is_err());
+        assert!(certificate_names_node(&cert, NodeId(node.get() + 1)).is_err());
         // The IP SAN is the interconnect address.
         let ip = nodes()
             .iter()
@@ -91,7 +92,7 @@ fn init_rejects_bad_node_lists() {
     twice.push(twice[0]);
     assert!(matches!(
         pki::init(&twice, tmp.path(), false),
-        Err(PkiError::BadNodeNumber(1))
+        Err(PkiError::BadNodeNumber(NodeId(1)))
     ));
     assert!(!tmp.path().join("ca.pem").exists());
 }
@@ -100,12 +101,18 @@ fn init_rejects_bad_node_lists() {
 fn loading_another_nodes_files_is_refused() {
     let tmp = TempDir::new().unwrap();
     pki::init(&nodes(), tmp.path(), false).unwrap();
-    let err = NodeIdentity::load(&tmp.path().join("node2"), 7).unwrap_err();
+    let err = NodeIdentity::load(&tmp.path().join("node2"), NodeId(7)).unwrap_err();
     assert!(
-        matches!(err, IdentityError::WrongNode { node: 7, .. }),
+        matches!(
+            err,
+            IdentityError::WrongNode {
+                node: NodeId(7),
+                ..
+            }
+        ),
         "{err}"
     );
-    let err = NodeIdentity::load(&tmp.path().join("node9"), 9).unwrap_err();
+    let err = NodeIdentity::load(&tmp.path().join("node9"), NodeId(9)).unwrap_err();
     assert!(matches!(err, IdentityError::Pem { .. }), "{err}");
 }
 
@@ -114,7 +121,7 @@ fn add_node_issues_an_identity_from_the_existing_ca() {
     let tmp = TempDir::new().unwrap();
     let layout = pki::init(&nodes(), tmp.path(), false).unwrap();
     let new = PkiNode {
-        node: 9,
+        node: NodeId(9),
         interconnect_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 19)),
     };
     let out = tmp.path().join("issued");
@@ -127,12 +134,15 @@ fn add_node_issues_an_identity_from_the_existing_ca() {
         std::fs::read(&layout.ca_cert).unwrap()
     );
     let cert = leaf(&dir.join("node.pem"));
-    certificate_names_node(&cert, 9).unwrap();
+    certificate_names_node(&cert, NodeId(9)).unwrap();
     webpki::EndEntityCert::try_from(&cert)
         .unwrap()
         .verify_is_valid_for_subject_name(&ServerName::IpAddress(new.interconnect_ip.into()))
         .unwrap();
-    assert_eq!(NodeIdentity::load(&dir, 9).unwrap().node(), 9);
+    assert_eq!(
+        NodeIdentity::load(&dir, NodeId(9)).unwrap().node(),
+        NodeId(9)
+    );
 
     // Replacing the node's key needs force; the refusal says how.
     let key = std::fs::read(dir.join("node.key")).unwrap();
@@ -154,7 +164,7 @@ fn add_node_refuses_a_ca_key_from_another_ca() {
     pki::init(&nodes(), &theirs, false).unwrap();
     std::fs::copy(theirs.join("ca.key"), ours.join("ca.key")).unwrap();
     let new = PkiNode {
-        node: 9,
+        node: NodeId(9),
         interconnect_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 19)),
     };
     let err = pki::add_node(&ours, new, &ours, false).unwrap_err();

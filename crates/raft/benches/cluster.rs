@@ -29,7 +29,7 @@ async fn wait_for_leader(nodes: &[&ssinet_raft::ClusterNode<common::kv::KvApp>])
             let m = node.metrics().borrow().clone();
             // A leader that has heard from a quorum: what the agent waits for before claiming the CVIP.
             if m.state == ServerState::Leader && m.millis_since_quorum_ack.is_some() {
-                return node.id();
+                return node.id().get();
             }
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -67,8 +67,8 @@ async fn main() {
         );
     }
     let leader = wait_for_leader(&nodes.iter().collect::<Vec<_>>()).await;
-    let follower = nodes.iter().find(|n| n.id() == 3).unwrap();
-    let leader_node = nodes.iter().find(|n| n.id() == leader).unwrap();
+    let follower = nodes.iter().find(|n| n.id().get() == 3).unwrap();
+    let leader_node = nodes.iter().find(|n| n.id().get() == leader).unwrap();
     for (label, node) in [
         ("on the leader", leader_node),
         ("forwarded by a follower", follower),
@@ -94,7 +94,7 @@ async fn main() {
     let mut failovers = Vec::new();
     for _ in 0..FAILOVERS {
         let leader = wait_for_leader(&nodes.iter().collect::<Vec<_>>()).await;
-        let index = nodes.iter().position(|n| n.id() == leader).unwrap();
+        let index = nodes.iter().position(|n| n.id().get() == leader).unwrap();
         let stopping = nodes.remove(index);
         let started = Instant::now();
         stopping.shutdown().await;
@@ -118,18 +118,18 @@ async fn main() {
     // stops and the lagging director returns. Node 3 must lead as caretaker to catch it up.
     let leader = wait_for_leader(&nodes.iter().collect::<Vec<_>>()).await;
     let lagging = if leader == 1 { 2 } else { 1 };
-    let index = nodes.iter().position(|n| n.id() == lagging).unwrap();
+    let index = nodes.iter().position(|n| n.id().get() == lagging).unwrap();
     nodes.remove(index).shutdown().await;
-    let via = nodes.iter().find(|n| n.id() == 3).unwrap();
+    let via = nodes.iter().find(|n| n.id().get() == 3).unwrap();
     via.write(set("while", "down")).await.unwrap();
-    let index = nodes.iter().position(|n| n.id() == leader).unwrap();
+    let index = nodes.iter().position(|n| n.id().get() == leader).unwrap();
     let stopping = nodes.remove(index);
     let started = Instant::now();
     stopping.shutdown().await;
     let mut config = layout.config(lagging);
     config.timing = timing;
     nodes.push(ssinet_raft::ClusterNode::start(config).await.unwrap());
-    let director = nodes.iter().find(|n| n.id() == lagging).unwrap();
+    let director = nodes.iter().find(|n| n.id().get() == lagging).unwrap();
     loop {
         let m = director.metrics().borrow().clone();
         if m.state == ServerState::Leader && m.millis_since_quorum_ack.is_some() {

@@ -77,7 +77,7 @@ pub enum MembershipError {
 pub fn plan_membership(nodes: &[NodeRole]) -> Result<MembershipPlan, MembershipError> {
     let mut seen = BTreeSet::new();
     for n in nodes {
-        if n.node == 0 || !seen.insert(n.node) {
+        if n.node == NodeId(0) || !seen.insert(n.node) {
             return Err(MembershipError::BadNodeNumber(n.node));
         }
     }
@@ -120,16 +120,16 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn role(node: NodeId, director_capable: bool, init_capable: bool) -> NodeRole {
+    fn role(node: u64, director_capable: bool, init_capable: bool) -> NodeRole {
         NodeRole {
-            node,
+            node: NodeId(node),
             director_capable,
             init_capable,
         }
     }
 
-    fn set(ids: &[NodeId]) -> BTreeSet<NodeId> {
-        ids.iter().copied().collect()
+    fn set(ids: &[u64]) -> BTreeSet<NodeId> {
+        ids.iter().copied().map(NodeId).collect()
     }
 
     #[test]
@@ -145,7 +145,7 @@ mod tests {
         assert_eq!(plan.voters, set(&[1, 2, 4]));
         assert_eq!(plan.learners, set(&[3, 5]));
         assert_eq!(plan.electable, set(&[1, 2]));
-        assert_eq!(plan.bootstrap_node(), 1);
+        assert_eq!(plan.bootstrap_node(), NodeId(1));
     }
 
     #[test]
@@ -153,7 +153,7 @@ mod tests {
         let nodes: Vec<_> = (1..=7).map(|n| role(n, n >= 4, false)).collect();
         let plan = plan_membership(&nodes).unwrap();
         assert_eq!(plan.voters, set(&[1, 4, 5, 6, 7]));
-        assert_eq!(plan.bootstrap_node(), 4);
+        assert_eq!(plan.bootstrap_node(), NodeId(4));
     }
 
     #[test]
@@ -178,11 +178,11 @@ mod tests {
         );
         assert_eq!(
             plan_membership(&[role(1, true, true), role(1, false, false)]),
-            Err(MembershipError::BadNodeNumber(1))
+            Err(MembershipError::BadNodeNumber(NodeId(1)))
         );
         assert_eq!(
             plan_membership(&[role(0, true, true)]),
-            Err(MembershipError::BadNodeNumber(0))
+            Err(MembershipError::BadNodeNumber(NodeId(0)))
         );
     }
 

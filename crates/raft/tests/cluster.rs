@@ -25,7 +25,7 @@ async fn cluster_elects_directors_replicates_fails_over_and_catches_up() {
         ],
     )
     .await;
-    let mut nodes: BTreeMap<NodeId, ClusterNode<KvApp>> = BTreeMap::new();
+    let mut nodes: BTreeMap<u64, ClusterNode<KvApp>> = BTreeMap::new();
     for id in 1..=4 {
         nodes.insert(id, layout.start(id).await);
     }
@@ -55,8 +55,8 @@ async fn cluster_elects_directors_replicates_fails_over_and_catches_up() {
             .borrow()
             .membership_config
             .clone();
-        let voters: BTreeSet<NodeId> = m.membership().voter_ids().collect();
-        let learners: BTreeSet<NodeId> = m.membership().learner_ids().collect();
+        let voters: BTreeSet<u64> = m.membership().voter_ids().map(NodeId::get).collect();
+        let learners: BTreeSet<u64> = m.membership().learner_ids().map(NodeId::get).collect();
         voters == BTreeSet::from([1, 2, 3]) && learners == BTreeSet::from([4])
     })
     .await;

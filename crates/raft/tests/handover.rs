@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use common::kv::{KvApp, KvResponse, set};
 use common::{Layout, eventually, init_tracing, leader_of, role, value};
 use openraft::ServerState;
-use ssinet_raft::{ClusterNode, NodeId};
+use ssinet_raft::ClusterNode;
 use tempfile::TempDir;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,7 +27,7 @@ async fn a_caretaker_hands_leadership_to_the_lagging_director() {
         ],
     )
     .await;
-    let mut nodes: BTreeMap<NodeId, ClusterNode<KvApp>> = BTreeMap::new();
+    let mut nodes: BTreeMap<u64, ClusterNode<KvApp>> = BTreeMap::new();
     for id in 1..=3 {
         nodes.insert(id, layout.start(id).await);
     }

@@ -30,11 +30,11 @@ async fn a_node_dropped_from_the_list_leaves_the_membership() {
     let n2 = layout.start(2).await;
     let n3 = layout.start(3).await;
     let n4 = layout.start(4).await;
-    let members_of = |m: &ssinet_raft::types::Metrics| -> (BTreeSet<NodeId>, BTreeSet<NodeId>) {
+    let members_of = |m: &ssinet_raft::types::Metrics| -> (BTreeSet<u64>, BTreeSet<u64>) {
         let membership = m.membership_config.membership();
         (
-            membership.voter_ids().collect(),
-            membership.learner_ids().collect(),
+            membership.voter_ids().map(NodeId::get).collect(),
+            membership.learner_ids().map(NodeId::get).collect(),
         )
     };
     eventually("voters {1,2,3} and learner 4", || {
@@ -45,7 +45,7 @@ async fn a_node_dropped_from_the_list_leaves_the_membership() {
 
     // The operator removes node 4 from clustertab and restarts node 1.
     n1.shutdown().await;
-    layout.members.retain(|m| m.role.node != 4);
+    layout.members.retain(|m| m.role.node != NodeId(4));
     let n1 = layout.start(1).await;
     eventually("node 1 leading again", || {
         n1.metrics().borrow().state == ServerState::Leader

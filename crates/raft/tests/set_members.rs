@@ -13,11 +13,11 @@ use ssinet_interconnect::pki::{self, PkiNode};
 use ssinet_raft::{ClusterNode, MembershipError, NodeId};
 use tempfile::TempDir;
 
-fn ids(ids: &[NodeId]) -> BTreeSet<NodeId> {
-    ids.iter().copied().collect()
+fn ids(ids: &[u64]) -> BTreeSet<NodeId> {
+    ids.iter().copied().map(NodeId).collect()
 }
 
-async fn settled_leader(nodes: &BTreeMap<NodeId, ClusterNode<KvApp>>) -> NodeId {
+async fn settled_leader(nodes: &BTreeMap<u64, ClusterNode<KvApp>>) -> u64 {
     let mut leader = None;
     eventually("a leader all nodes agree on", || {
         leader = leader_of(nodes);
@@ -57,7 +57,7 @@ async fn nodes_join_and_leave_when_the_node_list_changes() {
     let pki_dir = layout.pki_dir();
     for id in [4, 5] {
         let node = PkiNode {
-            node: id,
+            node: NodeId(id),
             interconnect_ip: LOOPBACK,
         };
         pki::add_node(&pki_dir, node, &pki_dir, false).unwrap();
@@ -105,8 +105,8 @@ async fn nodes_join_and_leave_when_the_node_list_changes() {
     // Node 5 leaves clustertab. It refuses the list without itself and keeps running as is.
     let without_5 = layout.members_of(&[1, 2, 3, 4]);
     let err = nodes[&5].set_members(without_5.clone()).unwrap_err();
-    assert_eq!(err, MembershipError::NotListed(5));
-    assert!(nodes[&5].plan().learners.contains(&5));
+    assert_eq!(err, MembershipError::NotListed(NodeId(5)));
+    assert!(nodes[&5].plan().learners.contains(&NodeId(5)));
     for id in 1..=4 {
         let change = nodes[&id].set_members(without_5.clone()).unwrap();
         assert_eq!(change.removed, ids(&[5]), "node {id}");
@@ -159,15 +159,15 @@ async fn director_capability_follows_the_node_list() {
     // leadership to node 3, which may now be elected.
     let mut only_3 = layout.members.clone();
     for m in &mut only_3 {
-        m.role.director_capable = m.role.node == 3;
+        m.role.director_capable = m.role.node == NodeId(3);
     }
     for id in 1..=3 {
         let change = nodes[&id].set_members(only_3.clone()).unwrap();
         assert_eq!(change.may_elect, Some(id == 3), "node {id}");
         assert!(change.added.is_empty() && change.removed.is_empty());
     }
-    assert!(nodes[&3].plan().may_elect(3));
-    assert!(!nodes[&first].plan().may_elect(first));
+    assert!(nodes[&3].plan().may_elect(NodeId(3)));
+    assert!(!nodes[&first].plan().may_elect(NodeId(first)));
     eventually("node 3 to lead", || leader_of(&nodes) == Some(3)).await;
     nodes[&1].write(set("director", "3")).await.unwrap();
     assert_eq!(leader_of(&nodes), Some(3));
@@ -175,7 +175,7 @@ async fn director_capability_follows_the_node_list() {
     // And back: node 1 alone may direct; node 3 hands over to it.
     let mut only_1 = layout.members.clone();
     for m in &mut only_1 {
-        m.role.director_capable = m.role.node == 1;
+        m.role.director_capable = m.role.node == NodeId(1);
     }
     for id in 1..=3 {
         let change = nodes[&id].set_members(only_1.clone()).unwrap();

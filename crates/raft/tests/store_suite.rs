@@ -8,7 +8,7 @@ use openraft::storage::{RaftLogStorage, RaftStateMachine};
 use openraft::testing::{StoreBuilder, Suite};
 use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, RaftLogReader, Vote};
 use ssinet_raft::store::{LogStore, StateMachine};
-use ssinet_raft::{Store, TypeConfig};
+use ssinet_raft::{NodeId, Store, TypeConfig};
 use tempfile::TempDir;
 
 type C = TypeConfig<KvApp>;
@@ -18,7 +18,8 @@ struct RedbBuilder;
 impl StoreBuilder<C, LogStore<KvApp>, StateMachine<KvApp>, TempDir> for RedbBuilder {
     async fn build(
         &self,
-    ) -> Result<(TempDir, LogStore<KvApp>, StateMachine<KvApp>), openraft::StorageError<u64>> {
+    ) -> Result<(TempDir, LogStore<KvApp>, StateMachine<KvApp>), openraft::StorageError<NodeId>>
+    {
         let dir = TempDir::new().unwrap();
         let store = Store::<KvApp>::open(dir.path()).unwrap();
         Ok((dir, store.log, store.state_machine))
@@ -32,7 +33,7 @@ fn openraft_storage_suite() {
 
 fn entry(index: u64, payload: EntryPayload<C>) -> Entry<C> {
     Entry {
-        log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+        log_id: LogId::new(CommittedLeaderId::new(1, NodeId(1)), index),
         payload,
     }
 }
@@ -46,7 +47,7 @@ async fn log_vote_and_state_survive_reopen() {
             mut state_machine,
             ..
         } = Store::<KvApp>::open(dir.path()).unwrap();
-        log.save_vote(&Vote::new(3, 1)).await.unwrap();
+        log.save_vote(&Vote::new(3, NodeId(1))).await.unwrap();
         let entries = vec![
             entry(1, EntryPayload::Blank),
             entry(2, EntryPayload::Normal(set("a", "1"))),
@@ -69,7 +70,10 @@ async fn log_vote_and_state_survive_reopen() {
         mut state_machine,
         ..
     } = Store::<KvApp>::open(dir.path()).unwrap();
-    assert_eq!(log.read_vote().await.unwrap(), Some(Vote::new(3, 1)));
+    assert_eq!(
+        log.read_vote().await.unwrap(),
+        Some(Vote::new(3, NodeId(1)))
+    );
     let (applied, _) = state_machine.applied_state().await.unwrap();
     assert_eq!(applied.unwrap().index, 3);
     let state = state_machine.subscribe().borrow().state.clone();

@@ -48,11 +48,11 @@ async fn single_node(tmp: &Path) -> (ClusterNode<KvApp>, SocketAddr) {
 async fn tls_connect(
     config: Arc<ClientConfig>,
     addr: SocketAddr,
-    server: NodeId,
+    server: u64,
 ) -> std::io::Result<Conn> {
     let tcp = TcpStream::connect(addr).await?;
     let tls = TlsConnector::from(config)
-        .connect(server_name(server), tcp)
+        .connect(server_name(NodeId(server)), tcp)
         .await?;
     let codec = LengthDelimitedCodec::builder()
         .max_frame_length(64 * 1024 * 1024)
@@ -76,8 +76,8 @@ async fn next_reply(conn: &mut Conn) -> Option<Frame<Reply<KvApp>>> {
     }
 }
 
-fn identity(tmp: &Path, node: NodeId) -> NodeIdentity {
-    NodeIdentity::load(&tmp.join("pki").join(format!("node{node}")), node).unwrap()
+fn identity(tmp: &Path, node: u64) -> NodeIdentity {
+    NodeIdentity::load(&tmp.join("pki").join(format!("node{node}")), NodeId(node)).unwrap()
 }
 
 /// Dials node 1 with `config`, claims in the interconnect hello to be `claim`, and returns the
@@ -85,13 +85,13 @@ fn identity(tmp: &Path, node: NodeId) -> NodeIdentity {
 async fn hello(
     config: Arc<ClientConfig>,
     addr: SocketAddr,
-    claim: NodeId,
+    claim: u64,
 ) -> (Option<Conn>, Option<HelloReply>) {
     let Ok(mut conn) = tls_connect(config, addr, 1).await else {
         return (None, None);
     };
     let hello = Hello {
-        node: claim,
+        node: NodeId(claim),
         service: SERVICE.0.to_owned(),
     };
     let raw = serde_json::to_vec(&hello).unwrap();
@@ -181,7 +181,7 @@ async fn a_certificate_from_another_ca_is_refused() {
     );
 
     // The whole foreign identity does not even accept our server.
-    let foreign_id = NodeIdentity::load(&foreign.path().join("node2"), 2).unwrap();
+    let foreign_id = NodeIdentity::load(&foreign.path().join("node2"), NodeId(2)).unwrap();
     assert!(
         tls_connect(foreign_id.client_config(), addr, 1)
             .await
@@ -251,8 +251,8 @@ async fn elect_now_from_a_node_that_is_not_the_leader_is_refused() {
     assert_eq!(
         refused,
         ElectNowError::NotFromLeader {
-            from: 2,
-            leader: Some(1)
+            from: NodeId(2),
+            leader: Some(NodeId(1))
         }
     );
     assert!(refused.to_string().contains("follows node 1"), "{refused}");

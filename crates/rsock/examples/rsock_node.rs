@@ -9,13 +9,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use ssinet_interconnect::NodeIdentity;
+use ssinet_interconnect::{NodeId, NodeIdentity};
 use ssinet_rsock::{RsockConfig, RsockLimits, RsockService};
 
 #[derive(Parser)]
 struct Args {
     #[arg(long)]
-    node: u64,
+    node: NodeId,
     #[arg(long)]
     listen: SocketAddr,
     /// NODE=ADDR, repeated.
@@ -42,8 +42,8 @@ fn main() -> anyhow::Result<()> {
             .split_once('=')
             .with_context(|| format!("--peer {spec}: expected NODE=ADDR"))?;
         peers.insert(
-            node.parse()
-                .with_context(|| format!("--peer {spec}: bad node"))?,
+            node.parse::<NodeId>()
+                .map_err(|e| anyhow::anyhow!("--peer {spec}: {e}"))?,
             addr.parse()
                 .with_context(|| format!("--peer {spec}: bad address"))?,
         );

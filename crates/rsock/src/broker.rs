@@ -2,6 +2,7 @@
 //! hands out socketpair ends as the application's socket fds, forwards control calls to the
 //! origin (this node or a peer) and pumps each connected socket's bytes on a thread of its own.
 
+use ssinet_interconnect::NodeId;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -46,7 +47,7 @@ struct LocalState {
 
 pub(crate) struct LocalSock {
     pub id: SocketId,
-    pub origin: u64,
+    pub origin: NodeId,
     pub creds: Creds,
     agent_end: OwnedFd,
     state: Mutex<LocalState>,
@@ -76,7 +77,7 @@ struct Table {
 }
 
 pub(crate) struct Broker {
-    node: u64,
+    node: NodeId,
     origin: Arc<Origin>,
     peers: Arc<Peers>,
     table: Mutex<Table>,
@@ -90,7 +91,7 @@ pub(crate) struct Broker {
 
 impl Broker {
     pub fn new(
-        node: u64,
+        node: NodeId,
         origin: Arc<Origin>,
         peers: Arc<Peers>,
         stats: Arc<Stats>,
@@ -197,12 +198,12 @@ impl Broker {
     }
 
     /// Whether processes here may have their sockets on `origin`: this node or a peer.
-    fn serves(&self, origin: u64) -> bool {
+    fn serves(&self, origin: NodeId) -> bool {
         origin == self.node || self.peers.knows(origin)
     }
 
     /// Sends `op` to the origin's agent: this one, or a peer over its control connection.
-    async fn send(&self, origin: u64, op: Op) -> Result<Answer, CallError> {
+    async fn send(&self, origin: NodeId, op: Op) -> Result<Answer, CallError> {
         if origin == self.node {
             self.origin.handle(op, self.node).await
         } else {
@@ -211,7 +212,7 @@ impl Broker {
     }
 
     /// [`Broker::send`] from a broker thread, waiting for the answer.
-    fn call(&self, origin: u64, op: Op) -> Result<Answer, CallError> {
+    fn call(&self, origin: NodeId, op: Op) -> Result<Answer, CallError> {
         self.runtime.block_on(self.send(origin, op))
     }
 
@@ -225,9 +226,9 @@ impl Broker {
             if node_arg(req.args[0]).is_some_and(|origin| self.serves(origin)) {
                 return (LocalReply::ok(0), None);
             }
-            let mut nodes: Vec<u64> = self.peers.nodes().chain([self.node]).collect();
+            let mut nodes: Vec<NodeId> = self.peers.nodes().chain([self.node]).collect();
             nodes.sort_unstable();
-            let list: Vec<String> = nodes.iter().map(u64::to_string).collect();
+            let list: Vec<String> = nodes.iter().map(NodeId::to_string).collect();
             let mut reply = LocalReply::err(libc::EHOSTUNREACH);
             reply.blob = list.join(",").into_bytes();
             reply.blob.truncate(MAX_BLOB);
@@ -499,7 +500,7 @@ impl Broker {
     fn register(
         self: &Arc<Self>,
         id: SocketId,
-        origin: u64,
+        origin: NodeId,
         creds: Creds,
         app: &OwnedFd,
         agent: OwnedFd,
@@ -619,7 +620,7 @@ impl Broker {
         }
     }
 
-    fn pushed(self: &Arc<Self>, origin: u64, push: Push) {
+    fn pushed(self: &Arc<Self>, origin: NodeId, push: Push) {
         let Push::Accepted {
             listener,
             id,
@@ -652,7 +653,7 @@ impl Broker {
     fn hand_over(
         self: &Arc<Self>,
         listening: &LocalSock,
-        origin: u64,
+        origin: NodeId,
         id: SocketId,
         token: u128,
         local: SocketAddr,
@@ -739,8 +740,8 @@ fn bind_seqpacket(path: &Path) -> Result<OwnedFd, BrokerSocketError> {
 }
 
 /// A node number from a request's argument word (negative ones name no node).
-fn node_arg(arg: i32) -> Option<u64> {
-    u64::try_from(arg).ok()
+fn node_arg(arg: i32) -> Option<NodeId> {
+    u64::try_from(arg).ok().map(NodeId)
 }
 
 /// The caller's credentials, with the two capabilities the origin's rules look at. It reads

@@ -5,6 +5,7 @@
 //! broker's reply to the preload library and in a reply frame to the agent whose process asked.
 //! An errno that arrives in a reply frame stays one ([`CallError::Remote`]).
 
+use ssinet_interconnect::NodeId;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -31,7 +32,7 @@ pub enum RsockError {
         source: BrokerSocketError,
     },
     #[error("the TLS identity is for node {identity} but the service is configured as node {node}")]
-    IdentityMismatch { identity: u64, node: u64 },
+    IdentityMismatch { identity: NodeId, node: NodeId },
 }
 
 /// Why the broker's unix socket could not be set up.
@@ -92,7 +93,7 @@ pub enum CallError {
     Sys(#[from] SysError),
     /// The origin agent's answer, as its reply frame carried it.
     #[error("node {node} answered: {errno}")]
-    Remote { node: u64, errno: Errno },
+    Remote { node: NodeId, errno: Errno },
     #[error(transparent)]
     Address(#[from] BadSockaddr),
     #[error("malformed request from the preload library")]
@@ -121,11 +122,11 @@ pub enum CallError {
     #[error("the connect goes on in the background")]
     InProgress,
     #[error("node {0} is not an origin this agent can reach")]
-    OriginUnreachable(u64),
+    OriginUnreachable(NodeId),
     #[error("{0} is not a node number")]
     NoSuchNode(i32),
     #[error("the control connection to node {0} closed")]
-    OriginLost(u64),
+    OriginLost(NodeId),
     #[error("the socket's data connection is gone")]
     NoDataConnection,
     #[error("the limit of {0} remote sockets is reached")]
@@ -174,7 +175,7 @@ impl CallError {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PeerError {
     #[error("node {0} is not a cluster peer")]
-    NotAPeer(u64),
+    NotAPeer(NodeId),
     #[error("{0} is not a cluster peer's interconnect address")]
     UnknownAddress(SocketAddr),
     #[error("no answer within the handshake timeout")]
@@ -188,16 +189,16 @@ pub(crate) enum PeerError {
     #[error(transparent)]
     Frame(#[from] FrameError),
     #[error("unexpected HELLO from node {node}: {frame:?}")]
-    UnexpectedHello { node: u64, frame: Box<Frame> },
+    UnexpectedHello { node: NodeId, frame: Box<Frame> },
     #[error("expected HELLO, got {0:?}")]
     NotHello(Box<Frame>),
     #[error("protocol version {0}, this agent speaks {ours}", ours = crate::protocol::PROTOCOL_VERSION)]
     Version(u32),
     #[error("HELLO says node {node} but {from} is node {claimed}'s address")]
     WrongNode {
-        node: u64,
+        node: NodeId,
         from: SocketAddr,
-        claimed: u64,
+        claimed: NodeId,
     },
     #[error("data connection without a token line")]
     NoToken,

@@ -1,6 +1,7 @@
 //! The origin side: owns the real kernel sockets of processes homed on this node, wherever they
 //! run, and applies each caller's credentials the way the local kernel would.
 
+use ssinet_interconnect::NodeId;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -26,7 +27,7 @@ pub(crate) enum OriginState {
 }
 
 pub(crate) struct Entry {
-    owner: u64,
+    owner: NodeId,
     creds: Creds,
     fd: Arc<OwnedFd>,
     pub state: OriginState,
@@ -53,7 +54,7 @@ impl Drop for Entry {
 #[derive(Clone, Debug)]
 pub(crate) struct ServedSocket {
     pub id: SocketId,
-    pub owner: u64,
+    pub owner: NodeId,
     pub pid: i32,
     pub uid: u32,
     pub state: OriginState,
@@ -64,12 +65,12 @@ pub(crate) struct ServedSocket {
 }
 
 pub(crate) struct Origin {
-    pub node: u64,
+    pub node: NodeId,
     pub epoch: u64,
     seq: AtomicU64,
     sockets: Mutex<HashMap<u64, Entry>>,
     tokens: Mutex<HashMap<u128, u64>>,
-    sinks: Mutex<HashMap<u64, UnboundedSender<Push>>>,
+    sinks: Mutex<HashMap<NodeId, UnboundedSender<Push>>>,
     pub stats: Arc<Stats>,
     runtime: tokio::runtime::Handle,
 }
@@ -80,7 +81,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Origin {
     pub fn new(
-        node: u64,
+        node: NodeId,
         epoch: u64,
         stats: Arc<Stats>,
         runtime: tokio::runtime::Handle,
@@ -98,12 +99,12 @@ impl Origin {
     }
 
     /// Where pushes about `node`'s sockets go.
-    pub fn set_sink(&self, node: u64, sink: UnboundedSender<Push>) {
+    pub fn set_sink(&self, node: NodeId, sink: UnboundedSender<Push>) {
         lock(&self.sinks).insert(node, sink);
     }
 
     /// Forgets `sink` if it is still the one registered for `node`; true if it was.
-    pub fn detach_sink(&self, node: u64, sink: &UnboundedSender<Push>) -> bool {
+    pub fn detach_sink(&self, node: NodeId, sink: &UnboundedSender<Push>) -> bool {
         let mut sinks = lock(&self.sinks);
         if sinks.get(&node).is_some_and(|s| s.same_channel(sink)) {
             sinks.remove(&node);
@@ -114,7 +115,7 @@ impl Origin {
     }
 
     /// `node` is gone (its control connection closed): its sockets close.
-    pub fn peer_gone(&self, node: u64) {
+    pub fn peer_gone(&self, node: NodeId) {
         lock(&self.sinks).remove(&node);
         let removed: Vec<Entry> = {
             let mut sockets = lock(&self.sockets);
@@ -131,7 +132,7 @@ impl Origin {
         }
         if !removed.is_empty() {
             tracing::info!(
-                node,
+                node = %node,
                 sockets = removed.len(),
                 "peer agent gone; closed the sockets it held here"
             );
@@ -176,7 +177,7 @@ impl Origin {
     }
 
     /// A duplicate of the real socket, for the local broker's relay (origin = this node).
-    pub fn real_fd(&self, id: SocketId, from: u64) -> Result<OwnedFd, CallError> {
+    pub fn real_fd(&self, id: SocketId, from: NodeId) -> Result<OwnedFd, CallError> {
         let sockets = lock(&self.sockets);
         let entry = self.entry(&sockets, id, from)?;
         Ok(fdutil::dup(entry.fd.as_raw_fd())?)
@@ -186,7 +187,7 @@ impl Origin {
         &self,
         sockets: &'a HashMap<u64, Entry>,
         id: SocketId,
-        from: u64,
+        from: NodeId,
     ) -> Result<&'a Entry, CallError> {
         if id.node != self.node || id.epoch != self.epoch {
             return Err(CallError::UnknownSocket(id));
@@ -200,7 +201,7 @@ impl Origin {
     fn with_entry<T>(
         &self,
         id: SocketId,
-        from: u64,
+        from: NodeId,
         f: impl FnOnce(&mut Entry) -> Result<T, CallError>,
     ) -> Result<T, CallError> {
         if id.node != self.node || id.epoch != self.epoch {
@@ -214,7 +215,7 @@ impl Origin {
     }
 
     /// Executes one control operation for a process on node `from`.
-    pub async fn handle(self: &Arc<Self>, op: Op, from: u64) -> Result<Answer, CallError> {
+    pub async fn handle(self: &Arc<Self>, op: Op, from: NodeId) -> Result<Answer, CallError> {
         match op {
             Op::Create {
                 domain,
@@ -291,7 +292,7 @@ impl Origin {
         kind: i32,
         protocol: i32,
         creds: Creds,
-        from: u64,
+        from: NodeId,
     ) -> Result<Answer, CallError> {
         if domain != libc::AF_INET && domain != libc::AF_INET6 {
             return Err(CallError::Family(domain));
@@ -321,7 +322,7 @@ impl Origin {
 
     /// Keeps a new real socket for a process on `owner`; its sequence number and data token (a
     /// peer's data connection presents the token; the local broker needs none).
-    fn insert(&self, owner: u64, creds: Creds, fd: OwnedFd, state: OriginState) -> (u64, u128) {
+    fn insert(&self, owner: NodeId, creds: Creds, fd: OwnedFd, state: OriginState) -> (u64, u128) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let token = random_u128();
         lock(&self.sockets).insert(
@@ -350,7 +351,7 @@ impl Origin {
         id: SocketId,
         addr: SocketAddr,
         creds: Creds,
-        from: u64,
+        from: NodeId,
     ) -> Result<Answer, CallError> {
         let port = addr.port();
         if port != 0
@@ -390,7 +391,7 @@ impl Origin {
         self: &Arc<Self>,
         id: SocketId,
         backlog: i32,
-        from: u64,
+        from: NodeId,
     ) -> Result<Answer, CallError> {
         let listener = self.with_entry(id, from, |e| {
             // SAFETY: listen on a socket we own.
@@ -501,7 +502,7 @@ impl Origin {
         self: &Arc<Self>,
         id: SocketId,
         addr: SocketAddr,
-        from: u64,
+        from: NodeId,
     ) -> Result<Answer, CallError> {
         let fd = self.with_entry(id, from, |e| match e.state {
             OriginState::Connecting => Err(CallError::ConnectPending),
@@ -594,7 +595,7 @@ impl Origin {
         }
     }
 
-    fn close(&self, id: SocketId, from: u64) {
+    fn close(&self, id: SocketId, from: NodeId) {
         let relay = self.with_entry(id, from, |e| Ok(e.relay.clone()));
         match relay {
             Ok(Some(relay)) => relay.hang_up(),

@@ -2,6 +2,7 @@
 //! node whose processes use that origin, carrying requests, replies, pushes and pings), and plain
 //! TCP data connections, one per socket, bound by a token sent in their first line.
 
+use ssinet_interconnect::NodeId;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -34,9 +35,9 @@ const DATA_PREFIX: &str = "RSOCK-DATA ";
 
 /// Events the broker must act on.
 pub(crate) enum PeerEvent {
-    Push(u64, Push),
+    Push(NodeId, Push),
     /// The origin agent on this node is gone (disconnected, silent, or restarted).
-    OriginLost(u64),
+    OriginLost(NodeId),
 }
 
 struct PeerConn {
@@ -46,12 +47,12 @@ struct PeerConn {
 }
 
 pub(crate) struct Peers {
-    node: u64,
+    node: NodeId,
     epoch: u64,
-    addrs: BTreeMap<u64, SocketAddr>,
+    addrs: BTreeMap<NodeId, SocketAddr>,
     identity: NodeIdentity,
     acceptor: Acceptor,
-    conns: tokio::sync::Mutex<HashMap<u64, Arc<PeerConn>>>,
+    conns: tokio::sync::Mutex<HashMap<NodeId, Arc<PeerConn>>>,
     events: mpsc::UnboundedSender<PeerEvent>,
     max_frame: usize,
     stats: Arc<Stats>,
@@ -59,9 +60,9 @@ pub(crate) struct Peers {
 
 impl Peers {
     pub fn new(
-        node: u64,
+        node: NodeId,
         epoch: u64,
-        addrs: BTreeMap<u64, SocketAddr>,
+        addrs: BTreeMap<NodeId, SocketAddr>,
         identity: NodeIdentity,
         events: mpsc::UnboundedSender<PeerEvent>,
         max_frame: usize,
@@ -97,20 +98,20 @@ impl Peers {
     }
 
     /// The peers' node numbers, in order.
-    pub fn nodes(&self) -> impl Iterator<Item = u64> + '_ {
+    pub fn nodes(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.addrs.keys().copied()
     }
 
-    pub fn knows(&self, node: u64) -> bool {
+    pub fn knows(&self, node: NodeId) -> bool {
         self.addrs.contains_key(&node)
     }
 
-    pub fn addr(&self, node: u64) -> Option<SocketAddr> {
+    pub fn addr(&self, node: NodeId) -> Option<SocketAddr> {
         self.addrs.get(&node).copied()
     }
 
     /// Sends `op` to `node`'s origin and waits for its answer.
-    pub async fn call(self: &Arc<Self>, node: u64, op: Op) -> Result<Answer, CallError> {
+    pub async fn call(self: &Arc<Self>, node: NodeId, op: Op) -> Result<Answer, CallError> {
         let conn = self.conn(node).await?;
         let req = conn.next_req.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
@@ -124,7 +125,7 @@ impl Peers {
         rx.await.unwrap_or(Err(CallError::OriginLost(node)))
     }
 
-    async fn conn(self: &Arc<Self>, node: u64) -> Result<Arc<PeerConn>, CallError> {
+    async fn conn(self: &Arc<Self>, node: NodeId) -> Result<Arc<PeerConn>, CallError> {
         let mut conns = self.conns.lock().await;
         if let Some(conn) = conns.get(&node)
             && !conn.writer.is_closed()
@@ -132,14 +133,14 @@ impl Peers {
             return Ok(Arc::clone(conn));
         }
         let conn = self.dial(node).await.map_err(|e| {
-            tracing::warn!(node, "cannot reach the rsock origin agent: {e}");
+            tracing::warn!(node = %node, "cannot reach the rsock origin agent: {e}");
             CallError::OriginUnreachable(node)
         })?;
         conns.insert(node, Arc::clone(&conn));
         Ok(conn)
     }
 
-    async fn dial(self: &Arc<Self>, node: u64) -> Result<Arc<PeerConn>, PeerError> {
+    async fn dial(self: &Arc<Self>, node: NodeId) -> Result<Arc<PeerConn>, PeerError> {
         let addr = self.addr(node).ok_or(PeerError::NotAPeer(node))?;
         let limits = Limits {
             max_frame_bytes: self.max_frame,
@@ -156,7 +157,7 @@ impl Peers {
                 epoch,
             } if n == node && version == PROTOCOL_VERSION => {
                 tracing::info!(
-                    node,
+                    node = %node,
                     epoch = format!("{epoch:x}"),
                     "rsock control connection up"
                 );
@@ -195,7 +196,7 @@ impl Peers {
             drop(conns);
             Stats::bump(&this.stats.origins_lost);
             tracing::warn!(
-                node,
+                node = %node,
                 "rsock origin agent lost; its sockets report EOF/EPIPE"
             );
             let _ = this.events.send(PeerEvent::OriginLost(node));
@@ -205,7 +206,7 @@ impl Peers {
 
     async fn run_client(
         &self,
-        node: u64,
+        node: NodeId,
         mut sink: ChannelWriter,
         mut stream: ChannelReader,
         mut rx: mpsc::UnboundedReceiver<Frame>,
@@ -235,14 +236,14 @@ impl Peers {
                         Ok(_) => {}
                         Err(e) => {
                             Stats::bump(&self.stats.bad_frames);
-                            tracing::warn!(node, "bad frame from origin: {e}");
+                            tracing::warn!(node = %node, "bad frame from origin: {e}");
                             break;
                         }
                     }
                 }
                 _ = ping.tick() => {
                     if last_heard.elapsed() > PEER_TIMEOUT {
-                        tracing::warn!(node, "origin agent silent for {:?}", last_heard.elapsed());
+                        tracing::warn!(node = %node, "origin agent silent for {:?}", last_heard.elapsed());
                         break;
                     }
                     seq += 1;
@@ -270,7 +271,7 @@ impl Peers {
         }
     }
 
-    fn peer_by_ip(&self, from: SocketAddr) -> Option<u64> {
+    fn peer_by_ip(&self, from: SocketAddr) -> Option<NodeId> {
         self.addrs
             .iter()
             .find(|(_, a)| a.ip() == from.ip())
@@ -315,7 +316,7 @@ impl Peers {
             other => return Err(PeerError::NotHello(Box::new(other))),
         }
         channel.send(self.hello()).await?;
-        tracing::info!(node, "rsock peer connected");
+        tracing::info!(node = %node, "rsock peer connected");
 
         let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Push>();
         let (reply_tx, mut reply_rx) = mpsc::unbounded_channel::<Frame>();
@@ -351,13 +352,13 @@ impl Peers {
                         Ok(_) => {}
                         Err(e) => {
                             Stats::bump(&self.stats.bad_frames);
-                            tracing::warn!(node, "bad frame from peer: {e}");
+                            tracing::warn!(node = %node, "bad frame from peer: {e}");
                             break;
                         }
                     }
                 }
                 _ = check.tick() => if last_heard.elapsed() > PEER_TIMEOUT {
-                    tracing::warn!(node, "peer agent silent for {:?}", last_heard.elapsed());
+                    tracing::warn!(node = %node, "peer agent silent for {:?}", last_heard.elapsed());
                     break;
                 }
             }

@@ -2,6 +2,7 @@
 //! mutually authenticated connection of a node pair. Every request carries an id its reply
 //! echoes; pushes (accepted connections, closes) travel unasked.
 
+use ssinet_interconnect::NodeId;
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
@@ -21,7 +22,7 @@ const _: () = assert!(MAX_OPTION_LEN_U32 as usize == MAX_OPTION_LEN);
 /// live re-attachment, which only needs to find the socket again by this triple.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SocketId {
-    pub node: u64,
+    pub node: NodeId,
     pub epoch: u64,
     pub seq: u64,
 }
@@ -127,7 +128,7 @@ pub enum Push {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Frame {
     Hello {
-        node: u64,
+        node: NodeId,
         epoch: u64,
         version: u32,
     },
@@ -220,7 +221,7 @@ mod tests {
 
     fn id() -> impl Strategy<Value = SocketId> {
         (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(node, epoch, seq)| SocketId {
-            node,
+            node: NodeId(node),
             epoch,
             seq,
         })
@@ -279,13 +280,15 @@ mod tests {
 
     fn frame() -> impl Strategy<Value = Frame> {
         prop_oneof![
-            (any::<u64>(), any::<u64>(), any::<u32>()).prop_map(|(node, epoch, version)| {
-                Frame::Hello {
-                    node,
-                    epoch,
-                    version,
+            (any::<u64>().prop_map(NodeId), any::<u64>(), any::<u32>()).prop_map(
+                |(node, epoch, version)| {
+                    Frame::Hello {
+                        node,
+                        epoch,
+                        version,
+                    }
                 }
-            }),
+            ),
             (any::<u64>(), op()).prop_map(|(req, op)| Frame::Request { req, op }),
             (any::<u64>(), 1..4096i32).prop_map(|(req, e)| Frame::Reply {
                 req,
@@ -338,7 +341,7 @@ mod tests {
             req: 1,
             op: Op::SetSockOpt {
                 id: SocketId {
-                    node: 1,
+                    node: NodeId(1),
                     epoch: 1,
                     seq: 1,
                 },

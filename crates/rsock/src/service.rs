@@ -1,5 +1,6 @@
 //! The embeddable service the agent runs: origin, peer connections and the local broker.
 
+use ssinet_interconnect::NodeId;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,11 +38,11 @@ impl Default for RsockLimits {
 /// How the agent runs rsock.
 #[derive(Clone, Debug)]
 pub struct RsockConfig {
-    pub node: u64,
+    pub node: NodeId,
     /// Interconnect address peers dial (port 7948 by convention).
     pub listen: SocketAddr,
     /// Every other node's rsock address.
-    pub peers: BTreeMap<u64, SocketAddr>,
+    pub peers: BTreeMap<NodeId, SocketAddr>,
     pub identity: NodeIdentity,
     /// The broker's unix socket (default /run/ssinet-rsock/broker.sock), mode 0666, in a
     /// directory anyone may traverse.
@@ -57,10 +58,10 @@ pub struct SocketInfo {
     /// on `node`.
     pub role: &'static str,
     /// The node whose process uses it.
-    pub node: u64,
+    pub node: NodeId,
     pub pid: i32,
     pub uid: u32,
-    pub origin: u64,
+    pub origin: NodeId,
     pub state: &'static str,
     /// The real socket's addresses at the origin, where this node knows them.
     pub local: Option<SocketAddr>,
@@ -140,7 +141,7 @@ impl RsockService {
         let serve = tokio::spawn(Arc::clone(&peers).serve(listener, Arc::clone(&origin)));
         let events = tokio::spawn(Arc::clone(&broker).events(events_rx));
         broker.listen()?;
-        tracing::info!(node = cfg.node, epoch = format!("{epoch:x}"), listen = %cfg.listen, broker = %cfg.broker_socket.display(), "rsock service started");
+        tracing::info!(node = %cfg.node, epoch = format!("{epoch:x}"), listen = %cfg.listen, broker = %cfg.broker_socket.display(), "rsock service started");
         Ok(Self {
             broker,
             origin,

@@ -10,6 +10,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use common::{Cluster, PORT, script};
+use ssinet_interconnect::NodeId;
 use ssinet_interconnect::identity::{NodeIdentity, server_name};
 use ssinet_interconnect::pki::{self, PkiNode};
 
@@ -116,14 +117,14 @@ fn only_cluster_peers_with_the_cluster_ca_may_talk_to_an_agent() {
     let other = tempfile::tempdir().unwrap();
     pki::init(
         &[PkiNode {
-            node: 2,
+            node: NodeId(2),
             interconnect_ip: cluster.interconnect(2).into(),
         }],
         other.path(),
         false,
     )
     .unwrap();
-    let stranger = NodeIdentity::load(&other.path().join("node2"), 2).unwrap();
+    let stranger = NodeIdentity::load(&other.path().join("node2"), NodeId(2)).unwrap();
     let target = std::net::SocketAddr::from((cluster.interconnect(1), PORT));
     let outcome = cluster
         .lab
@@ -140,7 +141,7 @@ fn only_cluster_peers_with_the_cluster_ca_may_talk_to_an_agent() {
                     tokio_rustls::TlsConnector::from(Arc::clone(&stranger.client_config()));
                 let tls = tokio::time::timeout(
                     std::time::Duration::from_secs(5),
-                    connector.connect(server_name(1), tcp),
+                    connector.connect(server_name(NodeId(1)), tcp),
                 )
                 .await
                 .expect("the handshake neither finished nor failed within 5 s");

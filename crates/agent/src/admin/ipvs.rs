@@ -4,12 +4,12 @@
 use ssinet_api::dataplane::{IpvsDestination, IpvsReport, IpvsService, IpvsStats};
 use ssinet_ipvs::{Forwarding, IpvsClient, ServiceFlags, ServiceKey, Stats};
 
-use crate::agent::{Agent, node_num};
+use crate::agent::Agent;
 
 pub async fn report(agent: &Agent) -> anyhow::Result<IpvsReport> {
     let status = agent.data_plane.borrow().clone();
     let mut report = IpvsReport {
-        node: node_num(agent.id()),
+        node: agent.id(),
         role: status.role,
         ipvs_present: status.ipvs_present,
         services: Vec::new(),

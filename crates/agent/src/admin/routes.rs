@@ -139,12 +139,12 @@ async fn command(State(agent): State<Arc<Agent>>, body: Bytes) -> HttpResponse {
             let index = written.log_id.index;
             match written.response {
                 response @ Response::Applied { .. } => {
-                    tracing::info!(node = agent.id(), command = name, index, "command applied");
+                    tracing::info!(node = %agent.id(), command = name, index, "command applied");
                     json(admin::STATUS_APPLIED, &response)
                 }
                 response @ Response::Rejected { .. } => {
                     tracing::info!(
-                        node = agent.id(),
+                        node = %agent.id(),
                         command = name,
                         index,
                         ?response,

@@ -1,6 +1,7 @@
 //! `GET /v1/rsock`: the remote-socket service's live sockets and counters, for `cvipctl rsock`.
 
 use ssinet_api::rsock::{RsockCounters, RsockReport, RsockSocket};
+use ssinet_config::NodeId;
 use ssinet_rsock::{RsockService, SocketInfo};
 
 use crate::agent::Agent;
@@ -20,7 +21,7 @@ pub fn report(agent: &Agent) -> RsockReport {
     report_of(agent.id(), service)
 }
 
-fn report_of(node: u64, service: &RsockService) -> RsockReport {
+fn report_of(node: NodeId, service: &RsockService) -> RsockReport {
     RsockReport {
         node,
         enabled: true,
@@ -36,7 +37,7 @@ fn report_of(node: u64, service: &RsockService) -> RsockReport {
     }
 }
 
-fn socket(node: u64, s: SocketInfo) -> RsockSocket {
+fn socket(node: NodeId, s: SocketInfo) -> RsockSocket {
     // Only a process on this node has a name we can read.
     let process = (s.node == node)
         .then(|| std::fs::read_to_string(format!("/proc/{}/comm", s.pid)).ok())

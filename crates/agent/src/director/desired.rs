@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use ssinet_api::ClusterState;
-use ssinet_config::{ClusterConfig, Cvip, NodeNum, Protocol, Routing, SchedulerFlag};
+use ssinet_config::{ClusterConfig, Cvip, NodeId, Protocol, Routing, SchedulerFlag};
 use ssinet_ipvs::{
     DaemonRole, DesiredService, DesiredTable, Destination, Forwarding, Ownership, Scheduler,
     Service, ServiceFlags, ServiceKey, SyncDaemon,
@@ -41,7 +41,7 @@ impl NodeRole {
 /// Facts about this node the replicated state does not carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Local {
-    pub node: NodeNum,
+    pub node: NodeId,
     /// The interface holding this node's clustertab address.
     pub interconnect_if: String,
     /// IPVS exists in this kernel; without it only addresses and routes are managed.
@@ -70,9 +70,9 @@ pub struct IpvsDesired {
 pub struct Serving {
     /// Nodes whose agents answer (see `health`); registered nodes outside it are left out and
     /// the reconciler drains them.
-    pub nodes: BTreeSet<NodeNum>,
+    pub nodes: BTreeSet<NodeId>,
     /// (node, TCP port) pairs failing the optional TCP check.
-    pub failing_tcp: BTreeSet<(NodeNum, u16)>,
+    pub failing_tcp: BTreeSet<(NodeId, u16)>,
 }
 
 /// Computes the kernel state for `role`.
@@ -197,11 +197,11 @@ pub fn ownership(config: &ClusterConfig, previous: &BTreeSet<IpAddr>) -> Ownersh
     )
 }
 
-fn own_ip(config: &ClusterConfig, node: NodeNum) -> Option<IpAddr> {
+fn own_ip(config: &ClusterConfig, node: NodeId) -> Option<IpAddr> {
     config.node(node).map(|n| n.ip)
 }
 
-fn sync_interface(config: &ClusterConfig, node: NodeNum) -> Option<String> {
+fn sync_interface(config: &ClusterConfig, node: NodeId) -> Option<String> {
     config
         .cvip_conf
         .cvips
@@ -219,7 +219,7 @@ pub fn table(state: &ClusterState, serving: &Serving) -> DesiredTable {
         Routing::Dr => Forwarding::DirectRoute,
         Routing::Nat => Forwarding::Masquerade,
     };
-    let mut ports: BTreeMap<(Protocol, u16), Vec<NodeNum>> = BTreeMap::new();
+    let mut ports: BTreeMap<(Protocol, u16), Vec<NodeId>> = BTreeMap::new();
     for key in state.listeners.keys() {
         let failing =
             key.proto == Protocol::Tcp && serving.failing_tcp.contains(&(key.node, key.port));

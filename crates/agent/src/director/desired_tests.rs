@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use ssinet_api::{ClusterState, ListenerKey, Registration};
-use ssinet_config::{ClusterConfig, ConfigPaths, NodeNum, Protocol};
+use ssinet_config::{ClusterConfig, ConfigPaths, NodeId, Protocol};
 use ssinet_ipvs::{DaemonRole, Forwarding, Scheduler, ServiceFlags, ServiceKey};
 
 use super::*;
@@ -48,7 +48,7 @@ fn config(routing: &str) -> ClusterConfig {
 }
 
 /// A 3-node state (10.200.0.1-3) with `listening` nodes registered on TCP port 80.
-pub(in crate::director) fn state(routing: &str, listening: &[u32]) -> ClusterState {
+pub(in crate::director) fn state(routing: &str, listening: &[u64]) -> ClusterState {
     let mut state = ClusterState {
         config: config(routing),
         ..ClusterState::default()
@@ -56,7 +56,7 @@ pub(in crate::director) fn state(routing: &str, listening: &[u32]) -> ClusterSta
     for n in listening {
         state.listeners.insert(
             ListenerKey {
-                node: NodeNum(*n),
+                node: NodeId(*n),
                 proto: Protocol::Tcp,
                 port: 80,
             },
@@ -66,9 +66,9 @@ pub(in crate::director) fn state(routing: &str, listening: &[u32]) -> ClusterSta
     state
 }
 
-fn local(node: u32) -> Local {
+fn local(node: u64) -> Local {
     Local {
-        node: NodeNum(node),
+        node: NodeId(node),
         interconnect_if: "eth0".into(),
         ipvs: true,
     }
@@ -78,9 +78,9 @@ fn all() -> Serving {
     nodes(&[1, 2, 3])
 }
 
-fn nodes(list: &[u32]) -> Serving {
+fn nodes(list: &[u64]) -> Serving {
     Serving {
-        nodes: list.iter().copied().map(NodeNum).collect(),
+        nodes: list.iter().copied().map(NodeId).collect(),
         failing_tcp: BTreeSet::new(),
     }
 }
@@ -231,7 +231,7 @@ fn without_ipvs_only_addresses_are_managed() {
 fn a_port_failing_the_tcp_check_leaves_only_that_port() {
     let s = state("DR", &[1, 2, 3]);
     let mut serving = all();
-    serving.failing_tcp.insert((NodeNum(2), 80));
+    serving.failing_tcp.insert((NodeId(2), 80));
     let d = desired(&s, &local(1), NodeRole::Director, &serving);
     let table = d.ipvs.unwrap().table;
     let dests: Vec<String> = table

@@ -5,16 +5,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use ssinet_config::{HealthCheck, NodeNum};
+use ssinet_config::{HealthCheck, NodeId};
 
 #[derive(Debug, Default)]
 pub struct Health {
-    last_seen: BTreeMap<NodeNum, Instant>,
+    last_seen: BTreeMap<NodeId, Instant>,
 }
 
 impl Health {
     /// Records which nodes answered the last probe round (`reachable`), at `now`.
-    pub fn observe(&mut self, reachable: impl IntoIterator<Item = NodeNum>, now: Instant) {
+    pub fn observe(&mut self, reachable: impl IntoIterator<Item = NodeId>, now: Instant) {
         for node in reachable {
             self.last_seen.insert(node, now);
         }
@@ -25,12 +25,12 @@ impl Health {
     /// drain everyone before its first probes return.
     pub fn serving(
         &self,
-        me: NodeNum,
-        nodes: impl IntoIterator<Item = NodeNum>,
+        me: NodeId,
+        nodes: impl IntoIterator<Item = NodeId>,
         check: &HealthCheck,
         started: Instant,
         now: Instant,
-    ) -> BTreeSet<NodeNum> {
+    ) -> BTreeSet<NodeId> {
         let grace = Duration::from_millis(
             u64::from(check.interval_ms) * u64::from(check.failures_before_drain.max(1)),
         );
@@ -55,23 +55,19 @@ mod tests {
         let t0 = Instant::now();
         let check = HealthCheck::default(); // 3 x 1000 ms
         let mut health = Health::default();
-        let nodes = [NodeNum(1), NodeNum(2), NodeNum(3)];
-        health.observe([NodeNum(2), NodeNum(3)], t0);
+        let nodes = [NodeId(1), NodeId(2), NodeId(3)];
+        health.observe([NodeId(2), NodeId(3)], t0);
         let at = |ms| t0 + Duration::from_millis(ms);
         assert_eq!(
-            health
-                .serving(NodeNum(1), nodes, &check, t0, at(2999))
-                .len(),
+            health.serving(NodeId(1), nodes, &check, t0, at(2999)).len(),
             3
         );
-        health.observe([NodeNum(2)], at(2000));
-        let serving = health.serving(NodeNum(1), nodes, &check, t0, at(3000));
-        assert_eq!(serving, BTreeSet::from([NodeNum(1), NodeNum(2)]));
-        health.observe([NodeNum(3)], at(3100));
+        health.observe([NodeId(2)], at(2000));
+        let serving = health.serving(NodeId(1), nodes, &check, t0, at(3000));
+        assert_eq!(serving, BTreeSet::from([NodeId(1), NodeId(2)]));
+        health.observe([NodeId(3)], at(3100));
         assert_eq!(
-            health
-                .serving(NodeNum(1), nodes, &check, t0, at(3100))
-                .len(),
+            health.serving(NodeId(1), nodes, &check, t0, at(3100)).len(),
             3
         );
     }

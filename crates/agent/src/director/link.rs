@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use ssinet_api::ClusterState;
-use ssinet_config::NodeNum;
+use ssinet_config::NodeId;
 use ssinet_netconf::{GatewayProbe, Manager};
 
 /// How often each gateway is probed.
@@ -85,7 +85,7 @@ impl LinkMonitor {
         &mut self,
         net: &Manager,
         state: &ClusterState,
-        node: NodeNum,
+        node: NodeId,
         now: Instant,
     ) -> LinkVerdict {
         let mut wanted: Vec<(String, Option<Ipv4Addr>)> = Vec::new();

@@ -19,12 +19,11 @@ use std::time::{Duration, Instant};
 
 use ssinet_api::ClusterState;
 use ssinet_api::dataplane::{DataPlaneRole, DataPlaneStatus};
-use ssinet_config::NodeNum;
+use ssinet_config::NodeId;
 use ssinet_raft::AppliedState;
 use ssinet_raft::types::Metrics;
 use tokio::sync::watch;
 
-use crate::agent::node_num;
 use crate::peers::PeerTable;
 use apply::Kernel;
 use desired::{Local, NodeDesired, NodeRole, Serving, desired};
@@ -44,7 +43,7 @@ const APPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the controller reads and where it reports.
 pub struct DataPlane {
-    pub node: NodeNum,
+    pub node: NodeId,
     /// The node's clustertab (interconnect) address, to find the interconnect interface.
     pub own_ip: IpAddr,
     /// Holds `netconf/` (ownership state and journal) and the IPVS ownership list.
@@ -129,13 +128,13 @@ impl DataPlane {
                 }
                 continue;
             }
-            let reachable: Vec<NodeNum> = self
+            let reachable: Vec<NodeId> = self
                 .peers
                 .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .iter()
                 .filter(|(_, report)| report.is_some())
-                .map(|(id, _)| node_num(*id))
+                .map(|(id, _)| *id)
                 .collect();
             health.observe(reachable, now);
             let capable = state.config.director_nodes().contains(&node);
@@ -169,7 +168,7 @@ impl DataPlane {
                 _ => None,
             };
             kernel.renew_lease(lease);
-            let registered: BTreeSet<NodeNum> = state.listeners.keys().map(|k| k.node).collect();
+            let registered: BTreeSet<NodeId> = state.listeners.keys().map(|k| k.node).collect();
             let check = state.config.cvip_conf.health_check();
             // Only a node that keeps a table checks ports.
             tcp_check.keep(state, check.tcp_check && role != NodeRole::RealServer);

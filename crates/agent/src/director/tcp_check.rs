@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ssinet_api::ClusterState;
-use ssinet_config::{HealthCheck, NodeNum, Protocol};
+use ssinet_config::{HealthCheck, NodeId, Protocol};
 
-pub type CheckKey = (NodeNum, u16);
+pub type CheckKey = (NodeId, u16);
 
 /// Consecutive failures per (node, TCP port), shared with the probe tasks.
 #[derive(Debug, Clone, Default)]
@@ -172,7 +172,7 @@ mod tests {
                     let _three = TcpListener::bind("10.200.0.3:80").unwrap();
                     let check = TcpCheck::default();
                     check.keep(&state, true);
-                    let failing_node_2 = BTreeSet::from([(NodeNum(2), 80)]);
+                    let failing_node_2 = BTreeSet::from([(NodeId(2), 80)]);
                     eventually("node 2's refused port to fail", || {
                         check.failing(1) == failing_node_2
                     })

@@ -1,7 +1,7 @@
 //! The listener registry: what each node's sock_diag watcher reports. Registering twice and
 //! unregistering what is not there are applied no-ops, so a watcher may simply repeat itself.
 
-use ssinet_config::{ClusterConfig, NodeNum, Protocol};
+use ssinet_config::{ClusterConfig, NodeId, Protocol};
 
 use super::plural;
 use crate::command::Listener;
@@ -9,7 +9,7 @@ use crate::state::{ClusterState, ListenerKey, Registration, node_list};
 
 pub(super) fn register(
     state: &mut ClusterState,
-    node: NodeNum,
+    node: NodeId,
     proto: Protocol,
     port: u16,
 ) -> Result<String, Vec<String>> {
@@ -30,7 +30,7 @@ pub(super) fn register(
 
 pub(super) fn unregister(
     state: &mut ClusterState,
-    node: NodeNum,
+    node: NodeId,
     proto: Protocol,
     port: u16,
 ) -> Result<String, Vec<String>> {
@@ -46,7 +46,7 @@ pub(super) fn unregister(
 /// Replaces all of `node`'s registrations; rejected as a whole if any entry does not fit.
 pub(super) fn replace(
     state: &mut ClusterState,
-    node: NodeNum,
+    node: NodeId,
     set: &[Listener],
 ) -> Result<String, Vec<String>> {
     known_node(&state.config, node)?;
@@ -90,7 +90,7 @@ pub(super) fn drop_unfit(state: &mut ClusterState) -> usize {
     unfit.len()
 }
 
-fn known_node(config: &ClusterConfig, node: NodeNum) -> Result<(), Vec<String>> {
+fn known_node(config: &ClusterConfig, node: NodeId) -> Result<(), Vec<String>> {
     if config.node(node).is_some() {
         return Ok(());
     }

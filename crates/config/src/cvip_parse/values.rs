@@ -2,14 +2,14 @@
 
 use std::net::IpAddr;
 
-use crate::model::{NodeNum, Protocol};
+use crate::model::{NodeId, Protocol};
 
 pub(super) fn parse_ip(s: &str) -> Option<IpAddr> {
     s.parse().ok()
 }
 
-pub(super) fn parse_node_num(s: &str) -> Option<NodeNum> {
-    parse_u32(s).map(NodeNum)
+pub(super) fn parse_node_num(s: &str) -> Option<NodeId> {
+    parse_u32(s).map(|n| NodeId(u64::from(n)))
 }
 
 /// Plain decimal digits only (no sign, no hex), as the operator would write them.

@@ -12,14 +12,52 @@ mod service;
 
 pub use service::*;
 
-/// An OpenSSI node number (> 0 in a valid clustertab).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// An OpenSSI node number (> 0 in a valid clustertab, which also keeps it within `u32`): the
+/// one node id of every crate, from clustertab to Raft, the interconnect's certificates and
+/// remote sockets. On the wire and on disk it is a plain number; a wire that carries a
+/// narrower width converts at its edge.
+#[derive(
+    Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
-pub struct NodeNum(pub u32);
+pub struct NodeId(pub u64);
 
-impl fmt::Display for NodeNum {
+impl NodeId {
+    /// The number as clustertab writes it.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
+    }
+}
+
+impl FromStr for NodeId {
+    type Err = String;
+
+    /// A node number as an operator types it (`--origin 2`): a positive integer.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(NodeId(n)),
+            _ => Err(format!(
+                "{s:?} is not a node number (expected a number of 1 or more, as in clustertab)"
+            )),
+        }
+    }
+}
+
+impl From<NodeId> for u64 {
+    fn from(node: NodeId) -> u64 {
+        node.0
+    }
+}
+
+impl From<u64> for NodeId {
+    fn from(raw: u64) -> Self {
+        NodeId(raw)
     }
 }
 
@@ -79,7 +117,7 @@ impl BootProtocol {
 /// One line of `/etc/clustertab`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Node {
-    pub num: NodeNum,
+    pub num: NodeId,
     /// Interconnect address.
     pub ip: IpAddr,
     /// Interconnect MAC.
@@ -134,7 +172,7 @@ impl fmt::Display for Routing {
 /// A node that may hold the CVIP.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DirectorNode {
-    pub node: NodeNum,
+    pub node: NodeId,
     /// External interface: the CVIP goes here and gratuitous ARP goes out of it.
     pub garp_interface: String,
     /// Interface for the IPVS connection-sync daemon; without it no sync daemon runs.
@@ -147,7 +185,7 @@ pub struct Cvip {
     pub ip: IpAddr,
     pub gateway: Option<IpAddr>,
     pub directors: Vec<DirectorNode>,
-    pub real_servers: Vec<NodeNum>,
+    pub real_servers: Vec<NodeId>,
     /// Overrides the global scheduler for this CVIP.
     pub scheduler: Option<Scheduler>,
     /// Overrides the global persistence for this CVIP.

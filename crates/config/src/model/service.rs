@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::NodeNum;
+use super::NodeId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Protocol {
@@ -39,7 +39,7 @@ pub struct PortWeight {
     pub end_port: u16,
     /// 0 = quiesced: existing connections stay, no new ones.
     pub weight: u32,
-    pub node: Option<NodeNum>,
+    pub node: Option<NodeId>,
 }
 
 impl PortWeight {

@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::{Check, on_line};
-use crate::model::NodeNum;
+use crate::model::NodeId;
 use crate::spans::CvipSpans;
 
 pub(super) fn check(check: &mut Check<'_>) {
@@ -88,7 +88,7 @@ pub(super) fn check(check: &mut Check<'_>) {
 fn check_members(check: &mut Check<'_>, i: usize) {
     let config = check.config;
     let cvip = &config.cvip_conf.cvips[i];
-    let known: BTreeSet<NodeNum> = config.clustertab.nodes.iter().map(|n| n.num).collect();
+    let known: BTreeSet<NodeId> = config.clustertab.nodes.iter().map(|n| n.num).collect();
     let known_list = known
         .iter()
         .map(ToString::to_string)
@@ -209,7 +209,7 @@ fn check_interface(
 /// OpenSSI: several CVIPs either share all their director nodes or none of them.
 fn check_director_sets(check: &mut Check<'_>) {
     let cvips = &check.config.cvip_conf.cvips;
-    let sets: Vec<BTreeSet<NodeNum>> = cvips
+    let sets: Vec<BTreeSet<NodeId>> = cvips
         .iter()
         .map(|c| c.directors.iter().map(|d| d.node).collect())
         .collect();
@@ -218,7 +218,7 @@ fn check_director_sets(check: &mut Check<'_>) {
             .iter()
             .position(|earlier| earlier != set && !earlier.is_disjoint(set));
         let Some(i) = conflict else { continue };
-        let list = |s: &BTreeSet<NodeNum>| {
+        let list = |s: &BTreeSet<NodeId>| {
             s.iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::{Check, on_line};
 use crate::diag::Position;
-use crate::model::{MAX_WEIGHT, NodeNum, Persistence, Scheduler};
+use crate::model::{MAX_WEIGHT, NodeId, Persistence, Scheduler};
 use crate::spans::{PersistenceSpans, PortWeightSpans, SchedulerSpans};
 
 pub(super) fn check(check: &mut Check<'_>) {
@@ -78,7 +78,7 @@ pub(super) fn check(check: &mut Check<'_>) {
 
 fn check_port_weights(check: &mut Check<'_>) {
     let config = check.config;
-    let known: BTreeSet<NodeNum> = config.clustertab.nodes.iter().map(|n| n.num).collect();
+    let known: BTreeSet<NodeId> = config.clustertab.nodes.iter().map(|n| n.num).collect();
     let known_list = known
         .iter()
         .map(ToString::to_string)

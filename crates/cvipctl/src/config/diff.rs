@@ -117,7 +117,7 @@ fn weights(running: &[PortWeight], files: &[PortWeight], out: &mut Vec<String>) 
 
 #[cfg(test)]
 mod tests {
-    use ssinet_config::{NodeNum, Protocol, Routing};
+    use ssinet_config::{NodeId, Protocol, Routing};
 
     use super::*;
 
@@ -153,14 +153,14 @@ mod tests {
         let mut files = config();
         files.clustertab.nodes.pop();
         files.cvip_conf.routing = Some(Routing::Nat);
-        files.cvip_conf.cvips[0].directors[0].node = NodeNum(2);
+        files.cvip_conf.cvips[0].directors[0].node = NodeId(2);
         files.cvip_conf.port_weights[0].weight = 3;
         files.cvip_conf.port_weights.push(PortWeight {
             proto: Protocol::Udp,
             start_port: 53,
             end_port: 53,
             weight: 1,
-            node: Some(NodeNum(1)),
+            node: Some(NodeId(1)),
         });
         assert_eq!(
             changes(&running, &files),

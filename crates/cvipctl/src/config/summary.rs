@@ -41,7 +41,7 @@ impl<'a> Summary<'a> {
         }
     }
 
-    fn roles(&self, node: ssinet_config::NodeNum) -> Vec<&'static str> {
+    fn roles(&self, node: ssinet_config::NodeId) -> Vec<&'static str> {
         let mut roles = Vec::new();
         if self.config.director_nodes().contains(&node) {
             roles.push("director");

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use serde_json::json;
 use ssinet_api::Command;
-use ssinet_config::{DirectorNode, NodeNum, interface_name_problem};
+use ssinet_config::{DirectorNode, NodeId, interface_name_problem};
 
 use super::{parse_node, write};
 use crate::Context;
@@ -33,7 +33,7 @@ pub enum CvipCommand {
         directors: Vec<DirectorNode>,
         /// A node listed as real server (`<real_server_node>`); repeat for each.
         #[arg(long = "real-server", value_name = "NODE", value_parser = parse_node)]
-        real_servers: Vec<NodeNum>,
+        real_servers: Vec<NodeId>,
     },
     /// Delete a CVIP (not the last one).
     Del {
@@ -145,7 +145,7 @@ mod tests {
         assert_eq!(
             parse_director("2:eth1:eth0").unwrap(),
             DirectorNode {
-                node: NodeNum(2),
+                node: NodeId(2),
                 garp_interface: "eth1".into(),
                 sync_interface: Some("eth0".into())
             }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use serde_json::json;
 use ssinet_api::Command;
-use ssinet_config::NodeNum;
+use ssinet_config::NodeId;
 
 use super::{parse_node, write};
 use crate::Context;
@@ -24,7 +24,7 @@ pub enum DirectorCommand {
     Add {
         /// The node number (from clustertab).
         #[arg(value_parser = parse_node)]
-        node: NodeNum,
+        node: NodeId,
         /// External interface: the CVIP goes here and gratuitous ARP goes out of it.
         #[arg(long, value_name = "IF")]
         garp_interface: String,
@@ -36,7 +36,7 @@ pub enum DirectorCommand {
     Del {
         /// The node number.
         #[arg(value_parser = parse_node)]
-        node: NodeNum,
+        node: NodeId,
     },
 }
 

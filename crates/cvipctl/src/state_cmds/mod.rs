@@ -16,7 +16,7 @@ pub use service::{
 use std::process::ExitCode;
 
 use ssinet_api::Command;
-use ssinet_config::{NodeNum, Protocol};
+use ssinet_config::{NodeId, Protocol};
 
 use crate::Context;
 use crate::output::report;
@@ -38,14 +38,9 @@ pub fn parse_proto(s: &str) -> Result<Protocol, String> {
     }
 }
 
-/// A node number from clustertab (1 or more).
-pub fn parse_node(s: &str) -> Result<NodeNum, String> {
-    match s.parse::<u32>() {
-        Ok(n) if n > 0 => Ok(NodeNum(n)),
-        _ => Err(format!(
-            "{s:?} is not a node number (expected a number of 1 or more, as in clustertab)"
-        )),
-    }
+/// A node number from clustertab (1 or more), with [`NodeId`]'s message when it is not one.
+pub fn parse_node(s: &str) -> Result<NodeId, String> {
+    s.parse()
 }
 
 #[cfg(test)]
@@ -60,7 +55,7 @@ mod tests {
             parse_proto("sctp").unwrap_err(),
             "\"sctp\" is not a protocol (expected tcp or udp)"
         );
-        assert_eq!(parse_node("3"), Ok(NodeNum(3)));
+        assert_eq!(parse_node("3"), Ok(NodeId(3)));
         assert!(parse_node("0").is_err());
         assert!(parse_node("x").is_err());
     }

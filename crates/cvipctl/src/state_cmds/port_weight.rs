@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use ssinet_api::{ClusterState, Command};
-use ssinet_config::{NodeNum, PortWeight, Protocol};
+use ssinet_config::{NodeId, PortWeight, Protocol};
 
 use super::{parse_node, parse_proto, write};
 use crate::Context;
@@ -52,7 +52,7 @@ pub struct RangeArgs {
     proto: Protocol,
     /// Only this node's weight (an override of the default range).
     #[arg(long, value_name = "NODE", value_parser = parse_node)]
-    node: Option<NodeNum>,
+    node: Option<NodeId>,
 }
 
 impl RangeArgs {
@@ -87,8 +87,8 @@ pub async fn run(context: &Context, command: PortWeightCommand) -> anyhow::Resul
 }
 
 /// Nodes with a registered listener inside `weight`'s range (for an override, that node only).
-fn listening(state: &ClusterState, weight: &PortWeight) -> Vec<NodeNum> {
-    let mut nodes: Vec<NodeNum> = state
+fn listening(state: &ClusterState, weight: &PortWeight) -> Vec<NodeId> {
+    let mut nodes: Vec<NodeId> = state
         .listeners
         .keys()
         .filter(|k| k.proto == weight.proto && weight.contains(k.port))

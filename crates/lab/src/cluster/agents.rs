@@ -52,7 +52,7 @@ pub fn start(lab: &Lab, binaries: &Binaries) -> Result<()> {
         let tls = layout
             .node_dirs
             .iter()
-            .find(|(id, _)| *id == u64::from(n))
+            .find(|(id, _)| *id == super::node_id(n))
             .map(|(_, path)| path.clone())
             .unwrap_or_default();
         let mut command = node.netns().command(&binaries.ssinetd);

@@ -49,6 +49,7 @@ use error::io_error;
 use nix::sys::signal::Signal;
 use ssinet_api::admin::{Role, StatusReport};
 use ssinet_api::{ClusterState, Command};
+use ssinet_interconnect::NodeId;
 use ssinet_interconnect::pki::{self, PkiNode};
 use ssinet_testbed::netns::{Lab, LabSpec, NetnsChild};
 use std::collections::BTreeMap;
@@ -102,7 +103,7 @@ impl Cluster {
         let tls_dirs = layout
             .node_dirs
             .into_iter()
-            .filter_map(|(node, path)| Some((u8::try_from(node).ok()?, path)))
+            .filter_map(|(node, path)| Some((u8::try_from(node.get()).ok()?, path)))
             .collect();
         Ok(Cluster {
             agents: BTreeMap::new(),
@@ -401,12 +402,18 @@ impl Drop for Cluster {
 }
 
 /// The cluster CA and one certificate per node of `lab`, under `out`.
+/// The cluster's node id of the test bed's node `n` (the test bed numbers its nodes as the
+/// clustertab it writes does, in a `u8`): the one place the harness widens it.
+pub fn node_id(n: u8) -> NodeId {
+    NodeId(u64::from(n))
+}
+
 pub(crate) fn init_pki(lab: &Lab, out: &Path) -> Result<pki::PkiLayout> {
     let nodes: Vec<PkiNode> = lab
         .nodes()
         .iter()
         .map(|node| PkiNode {
-            node: u64::from(node.number()),
+            node: node_id(node.number()),
             interconnect_ip: IpAddr::V4(node.interconnect_ip()),
         })
         .collect();

@@ -164,7 +164,7 @@ impl<A: App> Driver<A> {
         let now = Instant::now();
         if outcome == Outcome::Won {
             tracing::info!(
-                node = self.node,
+                node = %self.node,
                 term = m.current_term + 1,
                 silent_ms = silence.as_millis(),
                 caretaker = !may_direct,
@@ -173,7 +173,7 @@ impl<A: App> Driver<A> {
             self.raft.trigger().elect().await.map_err(|_| Stopped)?;
             // Give the election a full round before asking again; a lost split vote retries
             // with a spread so two directors do not keep colliding.
-            let seed = self.node ^ u64::from(now.elapsed().subsec_nanos());
+            let seed = u64::from(self.node) ^ u64::from(now.elapsed().subsec_nanos());
             self.next_ask = now
                 + self.timing.election_min
                 + jitter(seed, self.timing.election_max - self.timing.election_min);
@@ -181,7 +181,7 @@ impl<A: App> Driver<A> {
             if self.last_outcome.as_ref() != Some(&outcome)
                 && let Outcome::Lost(refusals) = &outcome
             {
-                tracing::info!(node = self.node, refusals = ?refusals, "pre-vote lost: not standing for election");
+                tracing::info!(node = %self.node, refusals = ?refusals, "pre-vote lost: not standing for election");
             }
             self.next_ask = now + self.timing.heartbeat / 2;
         }
@@ -249,7 +249,7 @@ impl<A: App> Driver<A> {
         match self.aside_since {
             None if now >= self.aside_again => {
                 tracing::warn!(
-                    node = self.node,
+                    node = %self.node,
                     term = m.current_term,
                     "cannot serve as director: standing aside (heartbeats off) for a director that can"
                 );
@@ -258,7 +258,7 @@ impl<A: App> Driver<A> {
             }
             Some(since) if since.elapsed() > self.timing.standby_after() => {
                 tracing::warn!(
-                    node = self.node,
+                    node = %self.node,
                     term = m.current_term,
                     "no other director took over: leading on without the CVIPs, standing aside again later"
                 );
@@ -307,8 +307,8 @@ impl<A: App> Driver<A> {
             return;
         };
         tracing::info!(
-            node = self.node,
-            director = target,
+            node = %self.node,
+            director = %target,
             term = m.current_term,
             "caretaker leader: director caught up, asking it to stand for election"
         );
@@ -319,10 +319,10 @@ impl<A: App> Driver<A> {
         {
             Ok(Ok(())) => {}
             Ok(Err(refused)) => {
-                tracing::warn!(node = self.node, director = target, reason = %refused, "director declined to stand for election");
+                tracing::warn!(node = %self.node, director = %target, reason = %refused, "director declined to stand for election");
             }
             Err(e) => {
-                tracing::warn!(node = self.node, director = target, error = %e, "cannot ask the director to stand for election; will retry");
+                tracing::warn!(node = %self.node, director = %target, error = %e, "cannot ask the director to stand for election; will retry");
             }
         }
     }
@@ -332,17 +332,17 @@ impl<A: App> Driver<A> {
         let silent_ms = silence.as_millis();
         match (stands, may_direct) {
             (true, true) => {
-                tracing::info!(node, silent_ms, "no leader heard: asking for a pre-vote")
+                tracing::info!(node = %node, silent_ms, "no leader heard: asking for a pre-vote")
             }
             (true, false) => tracing::warn!(
-                node,
+                node = %node,
                 silent_ms,
                 "no leader heard for long: asking for a pre-vote as a caretaker until a director has caught up"
             ),
             (false, true) if !self.eligible.get() => {
-                tracing::info!(node, "cannot serve as director: not standing for election")
+                tracing::info!(node = %node, "cannot serve as director: not standing for election")
             }
-            (false, _) => tracing::debug!(node, "a leader is heard: standing by"),
+            (false, _) => tracing::debug!(node = %node, "a leader is heard: standing by"),
         }
     }
 }

@@ -71,7 +71,7 @@ pub fn answer_pre_vote(
         }
     } else if let Some(heard) = view.heard_leader_ago.filter(|heard| *heard <= lease) {
         return Err(PreVoteRefusal::LeaderAlive {
-            leader: view.leader.unwrap_or(0),
+            leader: view.leader.unwrap_or(NodeId(0)),
             heard_ms_ago: ms(heard),
             lease_ms: ms(lease),
         });
@@ -146,8 +146,8 @@ mod tests {
 
     fn follower(heard: Option<u64>, last: Option<u64>) -> VoterView {
         VoterView {
-            me: 3,
-            leader: Some(1),
+            me: NodeId(3),
+            leader: Some(NodeId(1)),
             leading_ack_ago: None,
             leading: false,
             heard_leader_ago: heard.map(Duration::from_millis),
@@ -162,7 +162,7 @@ mod tests {
         assert!(matches!(
             answer_pre_vote(&view, matched(5), lease),
             Err(PreVoteRefusal::LeaderAlive {
-                leader: 1,
+                leader: NodeId(1),
                 heard_ms_ago: 150,
                 lease_ms: 200
             })
@@ -178,11 +178,14 @@ mod tests {
         let lease = Duration::from_millis(200);
         let mut view = follower(None, Some(5));
         view.leading = true;
-        view.me = 1;
+        view.me = NodeId(1);
         view.leading_ack_ago = Some(Duration::from_millis(30));
         assert!(matches!(
             answer_pre_vote(&view, matched(5), lease),
-            Err(PreVoteRefusal::Leading { leader: 1, .. })
+            Err(PreVoteRefusal::Leading {
+                leader: NodeId(1),
+                ..
+            })
         ));
         view.leading_ack_ago = Some(Duration::from_millis(400));
         assert!(answer_pre_vote(&view, matched(5), lease).is_ok());
@@ -202,22 +205,22 @@ mod tests {
 
     #[test]
     fn pre_vote_needs_a_majority_of_voters_counting_the_candidate() {
-        let voters = BTreeSet::from([1, 2, 3]);
-        assert!(!pre_vote_won(2, &voters, &BTreeSet::new()));
-        assert!(pre_vote_won(2, &voters, &BTreeSet::from([3])));
+        let voters = ids(&[1, 2, 3]);
+        assert!(!pre_vote_won(NodeId(2), &voters, &BTreeSet::new()));
+        assert!(pre_vote_won(NodeId(2), &voters, &ids(&[3])));
         // A learner's yes does not count.
-        assert!(!pre_vote_won(2, &voters, &BTreeSet::from([4, 5])));
-        let five = BTreeSet::from([1, 2, 3, 4, 5]);
-        assert!(!pre_vote_won(1, &five, &BTreeSet::from([2])));
-        assert!(pre_vote_won(1, &five, &BTreeSet::from([2, 3])));
+        assert!(!pre_vote_won(NodeId(2), &voters, &ids(&[4, 5])));
+        let five = ids(&[1, 2, 3, 4, 5]);
+        assert!(!pre_vote_won(NodeId(1), &five, &ids(&[2])));
+        assert!(pre_vote_won(NodeId(1), &five, &ids(&[2, 3])));
     }
     use crate::membership::{NodeRole, plan_membership};
     use proptest::prelude::*;
 
-    fn plan(directors: &[NodeId], nodes: NodeId) -> MembershipPlan {
+    fn plan(directors: &[u64], nodes: u64) -> MembershipPlan {
         let roles: Vec<NodeRole> = (1..=nodes)
             .map(|node| NodeRole {
-                node,
+                node: NodeId(node),
                 director_capable: directors.contains(&node),
                 init_capable: false,
             })
@@ -225,33 +228,40 @@ mod tests {
         plan_membership(&roles).unwrap()
     }
 
+    fn ids(raw: &[u64]) -> BTreeSet<NodeId> {
+        raw.iter().copied().map(NodeId).collect()
+    }
+
     fn matched(index: u64) -> Option<LogId> {
-        Some(LogId::new(openraft::CommittedLeaderId::new(1, 1), index))
+        Some(LogId::new(
+            openraft::CommittedLeaderId::new(1, NodeId(1)),
+            index,
+        ))
     }
 
     #[test]
     fn caretaker_hands_over_to_the_first_caught_up_director() {
         let plan = plan(&[1, 2], 3);
         let voters = plan.voters.clone();
-        let mut replication = BTreeMap::from([(1, None), (2, matched(7))]);
+        let mut replication = BTreeMap::from([(NodeId(1), None), (NodeId(2), matched(7))]);
         // Director 2 lags: keep replicating.
         assert_eq!(
-            handover_target(3, &plan, &voters, Some(9), &replication),
+            handover_target(NodeId(3), &plan, &voters, Some(9), &replication),
             None
         );
-        replication.insert(2, matched(9));
+        replication.insert(NodeId(2), matched(9));
         assert_eq!(
-            handover_target(3, &plan, &voters, Some(9), &replication),
-            Some(2)
+            handover_target(NodeId(3), &plan, &voters, Some(9), &replication),
+            Some(NodeId(2))
         );
-        replication.insert(1, matched(9));
+        replication.insert(NodeId(1), matched(9));
         assert_eq!(
-            handover_target(3, &plan, &voters, Some(9), &replication),
-            Some(1)
+            handover_target(NodeId(3), &plan, &voters, Some(9), &replication),
+            Some(NodeId(1))
         );
         // A director leader is no caretaker.
         assert_eq!(
-            handover_target(1, &plan, &voters, Some(9), &replication),
+            handover_target(NodeId(1), &plan, &voters, Some(9), &replication),
             None
         );
     }
@@ -275,9 +285,9 @@ mod tests {
 
         #[test]
         fn a_pre_vote_is_won_exactly_with_a_strict_majority(
-            voters in prop::collection::btree_set(1u64..10, 1..8),
-            granted in prop::collection::btree_set(1u64..12, 0..10),
-            me in 1u64..10,
+            voters in prop::collection::btree_set((1u64..10).prop_map(NodeId), 1..8),
+            granted in prop::collection::btree_set((1u64..12).prop_map(NodeId), 0..10),
+            me in (1u64..10).prop_map(NodeId),
         ) {
             let yes: BTreeSet<NodeId> = voters.iter().copied()
                 .filter(|v| *v == me || granted.contains(v)).collect();
@@ -287,9 +297,9 @@ mod tests {
         #[test]
         fn handover_goes_only_to_a_caught_up_director_voter(
             directors in prop::collection::btree_set(1u64..8, 1..4),
-            me in 1u64..8,
+            me in (1u64..8).prop_map(NodeId),
             last in 0u64..20,
-            progress in prop::collection::btree_map(1u64..8, prop::option::of(0u64..25), 0..8),
+            progress in prop::collection::btree_map((1u64..8).prop_map(NodeId), prop::option::of(0u64..25), 0..8),
         ) {
             let plan = plan(&directors.iter().copied().collect::<Vec<_>>(), 7);
             let replication: BTreeMap<NodeId, Option<LogId>> =

@@ -224,10 +224,10 @@ impl<A: App> ClusterNode<A> {
             if !initialized && config.node == plan.bootstrap_node() {
                 let voters: BTreeMap<NodeId, PeerNode> =
                     plan.voters.iter().map(|id| (*id, members[id])).collect();
-                tracing::info!(node = config.node, voters = ?plan.voters, "bootstrapping the cluster");
+                tracing::info!(node = %config.node, voters = ?plan.voters, "bootstrapping the cluster");
                 if let Err(e) = raft.initialize(voters).await {
                     // Someone else's log reached us first: we are part of a cluster already.
-                    tracing::warn!(node = config.node, error = %e, "bootstrap skipped");
+                    tracing::warn!(node = %config.node, error = %e, "bootstrap skipped");
                 }
             }
             Ok(server)
@@ -325,7 +325,7 @@ impl<A: App> ClusterNode<A> {
         }
         self.network.forget(&change.removed);
         tracing::info!(
-            node = self.node,
+            node = %self.node,
             added = ?change.added,
             removed = ?change.removed,
             moved = ?change.moved,
@@ -344,7 +344,7 @@ impl<A: App> ClusterNode<A> {
         let was = self.eligible.set(eligible);
         // The caller logs the change with its reason (the agent's external-link monitor).
         if was != eligible {
-            tracing::debug!(node = self.node, eligible, "director eligibility changed");
+            tracing::debug!(node = %self.node, eligible, "director eligibility changed");
         }
     }
 
@@ -381,7 +381,7 @@ impl<A: App> ClusterNode<A> {
                 };
             match result {
                 Err(e @ WriteError::NotLeader { .. }) if tokio::time::Instant::now() < deadline => {
-                    tracing::debug!(node = self.node, reason = %e, "write waiting for a leader");
+                    tracing::debug!(node = %self.node, reason = %e, "write waiting for a leader");
                     tokio::time::sleep(self.limits.min_backoff * 2).await;
                 }
                 other => return other,
@@ -409,7 +409,7 @@ impl<A: App> ClusterNode<A> {
             server.shutdown().await;
         }
         if let Err(e) = self.raft.shutdown().await {
-            tracing::warn!(node = self.node, error = %e, "raft shutdown");
+            tracing::warn!(node = %self.node, error = %e, "raft shutdown");
         }
         self.network.close_all().await;
         // openraft's replication tasks drop their log readers shortly after the core stops;
@@ -419,11 +419,11 @@ impl<A: App> ClusterNode<A> {
             .is_err()
         {
             tracing::warn!(
-                node = self.node,
+                node = %self.node,
                 "the raft database is still open after shutdown"
             );
         }
-        tracing::info!(node = self.node, "raft node stopped");
+        tracing::info!(node = %self.node, "raft node stopped");
     }
 }
 

@@ -86,10 +86,10 @@ mod tests {
     use super::*;
     use std::net::{Ipv4Addr, SocketAddr};
 
-    fn member(node: NodeId, director_capable: bool, port: u16) -> ClusterMember {
+    fn member(node: u64, director_capable: bool, port: u16) -> ClusterMember {
         ClusterMember {
             role: NodeRole {
-                node,
+                node: NodeId(node),
                 director_capable,
                 init_capable: false,
             },
@@ -100,23 +100,23 @@ mod tests {
     #[test]
     fn a_changed_list_reports_added_removed_moved_and_election_rights() {
         let old = Roster::new(
-            3,
+            NodeId(3),
             &[member(1, true, 1), member(2, true, 2), member(3, false, 3)],
         )
         .unwrap();
         let new = Roster::new(
-            3,
+            NodeId(3),
             &[member(1, true, 1), member(3, true, 30), member(4, false, 4)],
         )
         .unwrap();
-        let change = old.change_to(&new, 3);
-        assert_eq!(change.added, BTreeSet::from([4]));
-        assert_eq!(change.removed, BTreeSet::from([2]));
-        assert_eq!(change.moved, BTreeSet::from([3]));
+        let change = old.change_to(&new, NodeId(3));
+        assert_eq!(change.added, BTreeSet::from([NodeId(4)]));
+        assert_eq!(change.removed, BTreeSet::from([NodeId(2)]));
+        assert_eq!(change.moved, BTreeSet::from([NodeId(3)]));
         assert!(change.plan_changed);
         assert_eq!(change.may_elect, Some(true));
-        assert_eq!(new.change_to(&old, 3).may_elect, Some(false));
-        assert_eq!(new.change_to(&old, 1).may_elect, None);
+        assert_eq!(new.change_to(&old, NodeId(3)).may_elect, Some(false));
+        assert_eq!(new.change_to(&old, NodeId(1)).may_elect, None);
     }
 
     #[test]
@@ -124,15 +124,15 @@ mod tests {
         let list = [member(1, true, 1), member(2, false, 2), member(3, false, 3)];
         let mut reversed = list;
         reversed.reverse();
-        let a = Roster::new(2, &list).unwrap();
-        let b = Roster::new(2, &reversed).unwrap();
-        assert!(a.change_to(&b, 2).is_unchanged());
+        let a = Roster::new(NodeId(2), &list).unwrap();
+        let b = Roster::new(NodeId(2), &reversed).unwrap();
+        assert!(a.change_to(&b, NodeId(2)).is_unchanged());
     }
 
     #[test]
     fn a_list_without_this_node_is_refused() {
-        let err = Roster::new(9, &[member(1, true, 1)]).unwrap_err();
-        assert_eq!(err, MembershipError::NotListed(9));
+        let err = Roster::new(NodeId(9), &[member(1, true, 1)]).unwrap_err();
+        assert_eq!(err, MembershipError::NotListed(NodeId(9)));
         assert!(err.to_string().contains("stop"), "{err}");
     }
 }

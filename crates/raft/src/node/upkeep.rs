@@ -25,7 +25,7 @@ pub(super) async fn run<A: App>(
         let m = metrics.borrow_and_update().clone();
         let now = (m.state, m.current_term, m.current_leader);
         if seen != Some(now) {
-            tracing::info!(node, term = m.current_term, state = ?m.state, leader = ?m.current_leader, "raft role");
+            tracing::info!(node = %node, term = m.current_term, state = ?m.state, leader = ?m.current_leader, "raft role");
             seen = Some(now);
         }
         let current = roster.borrow_and_update().clone();
@@ -69,13 +69,13 @@ async fn reconcile_membership<A: App>(
     for id in plan.learners.iter().chain(plan.voters.iter()) {
         if !known.contains(id) {
             tracing::info!(
-                node,
-                learner = id,
+                node = %node,
+                learner = %id,
                 term = metrics.current_term,
                 "adding learner"
             );
             if let Err(e) = raft.add_learner(*id, members[id], false).await {
-                tracing::warn!(node, learner = id, error = %e, "adding learner failed; will retry");
+                tracing::warn!(node = %node, learner = %id, error = %e, "adding learner failed; will retry");
                 return false;
             }
         }
@@ -91,22 +91,22 @@ async fn reconcile_membership<A: App>(
         })
         .collect();
     if !moved.is_empty() {
-        tracing::info!(node, term = metrics.current_term, nodes = ?moved, "updating node addresses");
+        tracing::info!(node = %node, term = metrics.current_term, nodes = ?moved, "updating node addresses");
         if let Err(e) = raft
             .change_membership(ChangeMembers::SetNodes(moved), false)
             .await
         {
-            tracing::warn!(node, error = %e, "updating node addresses failed; will retry");
+            tracing::warn!(node = %node, error = %e, "updating node addresses failed; will retry");
             return false;
         }
     }
     if voters != plan.voters {
-        tracing::info!(node, term = metrics.current_term, from = ?voters, to = ?plan.voters, "changing voters");
+        tracing::info!(node = %node, term = metrics.current_term, from = ?voters, to = ?plan.voters, "changing voters");
         let change = ChangeMembers::ReplaceAllVoters(plan.voters.clone());
         // Former voters stay as learners: a demoted node keeps the log, a departed one goes
         // in the next pass.
         if let Err(e) = raft.change_membership(change, true).await {
-            tracing::warn!(node, error = %e, "changing voters failed; will retry");
+            tracing::warn!(node = %node, error = %e, "changing voters failed; will retry");
             return false;
         }
         // The next pass sees the new voters and removes leftovers.
@@ -119,12 +119,12 @@ async fn reconcile_membership<A: App>(
         .copied()
         .collect();
     if !gone.is_empty() {
-        tracing::info!(node, term = metrics.current_term, nodes = ?gone, "removing nodes no longer listed");
+        tracing::info!(node = %node, term = metrics.current_term, nodes = ?gone, "removing nodes no longer listed");
         if let Err(e) = raft
             .change_membership(ChangeMembers::RemoveNodes(gone), false)
             .await
         {
-            tracing::warn!(node, error = %e, "removing nodes failed; will retry");
+            tracing::warn!(node = %node, error = %e, "removing nodes failed; will retry");
             return false;
         }
     }

@@ -228,7 +228,7 @@ impl PeerConnection {
                 Ok(reply)
             }
             Ok(Err(e)) => {
-                tracing::debug!(peer = self.node, reason = %e, "dropping connection");
+                tracing::debug!(peer = %self.node, reason = %e, "dropping connection");
                 state.open = None;
                 Err(CallError::Network {
                     node: self.node,
@@ -261,7 +261,7 @@ impl PeerConnection {
         };
         if let Some(mut stale) = state.open.take_if(|o| o.unanswered >= MAX_UNANSWERED) {
             tracing::debug!(
-                peer = self.node,
+                peer = %self.node,
                 "redialing after {MAX_UNANSWERED} unanswered requests"
             );
             let _ = tokio::time::timeout(self.limits.min_backoff, stale.conn.close()).await;
@@ -296,7 +296,7 @@ impl PeerConnection {
                 Ok(conn) => {
                     state.backoff = self.limits.min_backoff;
                     state.retry_at = None;
-                    tracing::debug!(node = self.identity.node(), peer = self.node, addr = %self.addr, "connected to peer");
+                    tracing::debug!(node = %self.identity.node(), peer = %self.node, addr = %self.addr, "connected to peer");
                     state.open = Some(Open {
                         conn,
                         last_id: 0,
@@ -305,7 +305,7 @@ impl PeerConnection {
                 }
                 Err(reason) => {
                     state.retry_at = Some(Instant::now() + state.backoff);
-                    tracing::debug!(peer = self.node, addr = %self.addr, %reason, backoff = ?state.backoff, "dial failed");
+                    tracing::debug!(peer = %self.node, addr = %self.addr, %reason, backoff = ?state.backoff, "dial failed");
                     state.backoff = (state.backoff * 2).min(self.limits.max_backoff);
                     return Err(unreachable(reason));
                 }

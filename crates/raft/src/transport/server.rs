@@ -114,14 +114,14 @@ async fn accept_loop<A: App>(
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    tracing::warn!(node = me, error = %e, "accept failed");
+                    tracing::warn!(node = %me, error = %e, "accept failed");
                     tokio::time::sleep(limits.min_backoff).await;
                     continue;
                 }
             },
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(node = me, %peer_addr, max = limits.max_connections, "connection refused: too many connections");
+            tracing::warn!(node = %me, %peer_addr, max = limits.max_connections, "connection refused: too many connections");
             continue;
         };
         let acceptor = acceptor.clone();
@@ -132,7 +132,7 @@ async fn accept_loop<A: App>(
             serve_connection(tcp, peer_addr, acceptor, me, local, limits, cancel).await;
         });
     }
-    tracing::info!(node = me, "raft rpc server stopped");
+    tracing::info!(node = %me, "raft rpc server stopped");
 }
 
 async fn serve_connection<A: App>(
@@ -151,12 +151,12 @@ async fn serve_connection<A: App>(
     let mut conn = match accepted {
         Ok(conn) => conn,
         Err(reason) => {
-            tracing::warn!(node = me, %peer_addr, %reason, "peer refused");
+            tracing::warn!(node = %me, %peer_addr, %reason, "peer refused");
             return;
         }
     };
     let peer = conn.peer();
-    tracing::debug!(node = me, peer, %peer_addr, "peer connected");
+    tracing::debug!(node = %me, peer = %peer, %peer_addr, "peer connected");
     loop {
         let next = tokio::select! {
             () = cancel.cancelled() => break,
@@ -166,11 +166,11 @@ async fn serve_connection<A: App>(
             Ok(frame) => frame,
             Err(ChannelError::Closed) => break,
             Err(ChannelError::Io(e)) => {
-                tracing::info!(node = me, peer, %peer_addr, reason = %e, "peer connection lost");
+                tracing::info!(node = %me, peer = %peer, %peer_addr, reason = %e, "peer connection lost");
                 break;
             }
             Err(e) => {
-                tracing::warn!(node = me, peer, %peer_addr, reason = %e, "closing peer connection: bad frame");
+                tracing::warn!(node = %me, peer = %peer, %peer_addr, reason = %e, "closing peer connection: bad frame");
                 break;
             }
         };
@@ -179,7 +179,7 @@ async fn serve_connection<A: App>(
             body = handle(&local, peer, request, &limits) => body,
         };
         if let Err(e) = conn.send_json(&Frame { id, body }).await {
-            tracing::warn!(node = me, peer, %peer_addr, reason = %e, "closing peer connection");
+            tracing::warn!(node = %me, peer = %peer, %peer_addr, reason = %e, "closing peer connection");
             break;
         }
     }
@@ -262,8 +262,8 @@ async fn elect_now<A: App>(local: &Local<A>, from: NodeId) -> Result<(), ElectNo
         return Err(ElectNowError::NotFromLeader { from, leader });
     }
     tracing::info!(
-        node = me,
-        caretaker = from,
+        node = %me,
+        caretaker = %from,
         "standing for election at the caretaker leader's request"
     );
     raft.trigger()

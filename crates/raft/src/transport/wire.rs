@@ -170,13 +170,17 @@ mod tests {
 
         let reply = Frame {
             id: 7,
-            body: Reply::<Counter>::ClientWrite(Err(WriteError::NotLeader { leader: Some(2) })),
+            body: Reply::<Counter>::ClientWrite(Err(WriteError::NotLeader {
+                leader: Some(NodeId(2)),
+            })),
         };
         let raw = ssinet_interconnect::encode_json(&reply, 1024).unwrap();
         let got: Frame<Reply<Counter>> = serde_json::from_slice(&raw).unwrap();
         assert!(matches!(
             got.body,
-            Reply::ClientWrite(Err(WriteError::NotLeader { leader: Some(2) }))
+            Reply::ClientWrite(Err(WriteError::NotLeader {
+                leader: Some(NodeId(2))
+            }))
         ));
     }
 }

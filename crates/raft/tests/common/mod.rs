@@ -37,11 +37,11 @@ pub fn test_timing() -> Timing {
     }
 }
 
-pub fn pki_for(dir: &Path, nodes: &[NodeId]) {
+pub fn pki_for(dir: &Path, nodes: &[u64]) {
     let nodes: Vec<PkiNode> = nodes
         .iter()
         .map(|&node| PkiNode {
-            node,
+            node: NodeId(node),
             interconnect_ip: LOOPBACK,
         })
         .collect();
@@ -52,20 +52,20 @@ pub fn pki_for(dir: &Path, nodes: &[NodeId]) {
 pub struct Layout {
     pub root: PathBuf,
     pub members: Vec<ClusterMember>,
-    pub listeners: BTreeMap<NodeId, TcpListener>,
+    pub listeners: BTreeMap<u64, TcpListener>,
     pub snapshot_every: u64,
 }
 
 impl Layout {
     /// Binds one loopback listener per node and creates the PKI under `root/pki`.
     pub async fn new(root: &Path, roles: &[NodeRole]) -> Self {
-        let ids: Vec<NodeId> = roles.iter().map(|r| r.node).collect();
+        let ids: Vec<u64> = roles.iter().map(|r| r.node.get()).collect();
         Self::with_pki_for(root, roles, &ids).await
     }
 
     /// Like [`Layout::new`], with certificates from `pki init` for `certified` only (the others
     /// are added later, e.g. with `pki::add_node` into [`Layout::pki_dir`]).
-    pub async fn with_pki_for(root: &Path, roles: &[NodeRole], certified: &[NodeId]) -> Self {
+    pub async fn with_pki_for(root: &Path, roles: &[NodeRole], certified: &[u64]) -> Self {
         pki_for(&root.join("pki"), certified);
         let mut members = Vec::new();
         let mut listeners = BTreeMap::new();
@@ -75,7 +75,7 @@ impl Layout {
                 role: *role,
                 addr: listener.local_addr().unwrap(),
             });
-            listeners.insert(role.node, listener);
+            listeners.insert(role.node.get(), listener);
         }
         Self {
             root: root.to_path_buf(),
@@ -91,25 +91,25 @@ impl Layout {
     }
 
     /// The members among `nodes`, as a clustertab listing only them would give.
-    pub fn members_of(&self, nodes: &[NodeId]) -> Vec<ClusterMember> {
+    pub fn members_of(&self, nodes: &[u64]) -> Vec<ClusterMember> {
         self.members
             .iter()
-            .filter(|m| nodes.contains(&m.role.node))
+            .filter(|m| nodes.contains(&m.role.node.get()))
             .copied()
             .collect()
     }
 
-    pub fn addr(&self, node: NodeId) -> SocketAddr {
+    pub fn addr(&self, node: u64) -> SocketAddr {
         self.members
             .iter()
-            .find(|m| m.role.node == node)
+            .find(|m| m.role.node == NodeId(node))
             .unwrap()
             .addr
     }
 
-    pub fn config(&self, node: NodeId) -> NodeConfig {
+    pub fn config(&self, node: u64) -> NodeConfig {
         NodeConfig {
-            node,
+            node: NodeId(node),
             data_dir: self.root.join(format!("data{node}")),
             pki_dir: self.root.join("pki").join(format!("node{node}")),
             listen: self.addr(node),
@@ -121,7 +121,7 @@ impl Layout {
     }
 
     /// Starts `node` on its pre-bound listener (first start) or rebinding its address (restart).
-    pub async fn start(&mut self, node: NodeId) -> ClusterNode<KvApp> {
+    pub async fn start(&mut self, node: u64) -> ClusterNode<KvApp> {
         let members = self.members.clone();
         self.start_listing(node, members).await
     }
@@ -129,7 +129,7 @@ impl Layout {
     /// Like [`Layout::start`], with `members` as the node list it starts from.
     pub async fn start_listing(
         &mut self,
-        node: NodeId,
+        node: u64,
         members: Vec<ClusterMember>,
     ) -> ClusterNode<KvApp> {
         let config = NodeConfig {
@@ -144,9 +144,9 @@ impl Layout {
     }
 }
 
-pub fn role(node: NodeId, director_capable: bool, init_capable: bool) -> NodeRole {
+pub fn role(node: u64, director_capable: bool, init_capable: bool) -> NodeRole {
     NodeRole {
-        node,
+        node: NodeId(node),
         director_capable,
         init_capable,
     }
@@ -165,10 +165,10 @@ pub async fn eventually<F: FnMut() -> bool>(what: &str, mut check: F) {
 }
 
 /// The leader every node names, if they agree and it is in fact leading.
-pub fn leader_of(nodes: &BTreeMap<NodeId, ClusterNode<KvApp>>) -> Option<NodeId> {
-    let leaders: BTreeSet<Option<NodeId>> = nodes
+pub fn leader_of(nodes: &BTreeMap<u64, ClusterNode<KvApp>>) -> Option<u64> {
+    let leaders: BTreeSet<Option<u64>> = nodes
         .values()
-        .map(|n| n.metrics().borrow().current_leader)
+        .map(|n| n.metrics().borrow().current_leader.map(NodeId::get))
         .collect();
     let leader = (*leaders.first()?)?;
     let is_leader = nodes

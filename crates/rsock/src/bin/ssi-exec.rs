@@ -14,6 +14,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use ssinet_interconnect::NodeId;
 use ssinet_rsock::fdutil;
 use ssinet_rsock_wire::fdpass::{RoundTripError, round_trip};
 use ssinet_rsock_wire::{DEFAULT_BROKER_SOCKET, ENV_BROKER, ENV_ORIGIN, LocalRequest, OP_ORIGIN};
@@ -25,7 +26,7 @@ const LIBRARY: &str = "libssinet_preload.so";
 struct Args {
     /// Node number (from /etc/clustertab) that holds the command's sockets; may be this node.
     #[arg(long)]
-    origin: u64,
+    origin: NodeId,
     /// The preload library (default: beside this executable, or $SSINET_PRELOAD).
     #[arg(long, env = "SSINET_PRELOAD")]
     preload: Option<PathBuf>,
@@ -80,7 +81,7 @@ fn main() -> anyhow::Result<()> {
 
 /// Asks the local agent whether it can home sockets on `origin`, so a wrong node number is an
 /// error here rather than EHOSTUNREACH from every socket() of the command.
-fn check_origin(broker: &std::path::Path, origin: u64) -> anyhow::Result<()> {
+fn check_origin(broker: &std::path::Path, origin: NodeId) -> anyhow::Result<()> {
     use std::os::fd::AsRawFd;
     let unreachable = |e: ssinet_rsock_wire::Errno| {
         anyhow::anyhow!(
@@ -89,7 +90,7 @@ fn check_origin(broker: &std::path::Path, origin: u64) -> anyhow::Result<()> {
         )
     };
     let conn = fdutil::connect_seqpacket(broker).map_err(|e| unreachable(e.errno))?;
-    let Ok(origin_arg) = i32::try_from(origin) else {
+    let Ok(origin_arg) = i32::try_from(origin.get()) else {
         bail!("--origin {origin}: node numbers are at most {}", i32::MAX);
     };
     let request = LocalRequest {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ssinet_interconnect::NodeId;
 use ssinet_interconnect::pki::{self, PkiNode};
 use ssinet_testbed::netns::{Lab, LabSpec, NetnsChild};
 
@@ -57,7 +58,7 @@ impl Cluster {
         let dir = tempfile::tempdir().unwrap();
         let pki_nodes: Vec<PkiNode> = (1..=nodes)
             .map(|n| PkiNode {
-                node: n as u64,
+                node: NodeId(u64::from(n)),
                 interconnect_ip: lab.node(n).interconnect_ip().into(),
             })
             .collect();
