@@ -28,6 +28,10 @@ use ssinet_config::{PortWeight, Protocol};
 
 const POLL: Duration = Duration::from_millis(1);
 
+/// The nearest-rank `p`th percentile (0.0..=100.0) of sorted samples: the rank rounded up.
+/// `as` saturates (a NaN or negative `p` gives rank 0) and the clamp keeps the rank in
+/// 1..=len, so any `p` names a sample.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
@@ -35,7 +39,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn report(what: &str, mut samples: Vec<Duration>) {
     samples.sort();
-    let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
+    let count = u32::try_from(samples.len()).expect("fewer than 2^32 samples");
+    let mean = samples.iter().sum::<Duration>() / count;
     println!(
         "{what}: n={} p50={:.1} ms p99={:.1} ms min={:.1} ms max={:.1} ms mean={:.1} ms",
         samples.len(),

@@ -90,8 +90,8 @@ fn three_nodes_elect_a_director_replicate_fail_over_and_catch_up() {
     );
 
     // A write through any node is visible on every node.
-    for (i, via) in all.into_iter().enumerate() {
-        let weight = port_weight(8000 + 10 * i as u16, 8009 + 10 * i as u16, 2 + i as u32);
+    for (i, via) in (0u16..).zip(all) {
+        let weight = port_weight(8000 + 10 * i, 8009 + 10 * i, 2 + u32::from(i));
         write_and_see_everywhere(&cluster, via, &weight, &all);
     }
 

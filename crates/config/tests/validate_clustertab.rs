@@ -79,10 +79,10 @@ fn clustertab_needs_nodes() {
 }
 
 fn in_memory() -> ClusterConfig {
-    let node = |n: u64, init: bool| Node {
-        num: NodeId(n),
+    let node = |n: u8, init: bool| Node {
+        num: NodeId(u64::from(n)),
         ip: format!("10.1.0.{n}").parse().unwrap(),
-        mac: MacAddr([2, 0, 0, 0, 0, n as u8]),
+        mac: MacAddr([2, 0, 0, 0, 0, n]),
         boot: BootProtocol::Pxe,
         init_capable: init,
         boot_device: init.then(|| "/dev/sda".to_owned()),

@@ -21,17 +21,19 @@ const WEIGHT_CHANGES: usize = 1_000;
 
 fn vip(i: usize) -> (IpAddr, u16) {
     // 100 virtual addresses x 100 ports.
+    let octet = |n: usize| u8::try_from(n).expect("SERVICES keeps each octet below 256");
     let a = IpAddr::V4(Ipv4Addr::new(
         10,
         0,
-        (i / 100 / 250) as u8,
-        (i / 100 % 250 + 1) as u8,
+        octet(i / 100 / 250),
+        octet(i / 100 % 250 + 1),
     ));
-    (a, 1000 + (i % 100) as u16)
+    (a, 1000 + u16::try_from(i % 100).expect("below 100"))
 }
 
 fn real_server(j: usize) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(10, 2, 0, (j + 1) as u8))
+    let host = u8::try_from(j + 1).expect("fewer than 255 real servers");
+    IpAddr::V4(Ipv4Addr::new(10, 2, 0, host))
 }
 
 fn build() -> (DesiredTable, Ownership, String) {
@@ -45,7 +47,7 @@ fn build() -> (DesiredTable, Ownership, String) {
         script.push_str(&format!("-A -t {addr}:{port} -s wrr\n"));
         let destinations: Vec<Destination> = (0..DESTS)
             .map(|j| {
-                let w = 1 + (j as u32 % 3);
+                let w = 1 + u32::try_from(j % 3).expect("below 3");
                 script.push_str(&format!(
                     "-a -t {addr}:{port} -r {}:{port} -g -w {w}\n",
                     real_server(j)
@@ -84,8 +86,13 @@ fn ipvsadm(args: &[&str], input: Option<&str>) {
     assert!(child.wait().unwrap().success(), "ipvsadm {args:?}");
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+/// The sample at quantile `q` (0.0..=1.0) of sorted samples, the index rounded to the nearest.
+/// The float index lies in 0..=len-1 for such a `q`; `as` saturates (a NaN or negative `q`
+/// gives index 0) and the `min` keeps a `q` above 1 at the last sample.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    let last = sorted.len() - 1;
+    sorted[((last as f64 * q).round() as usize).min(last)]
 }
 
 async fn count(c: &mut IpvsClient) -> (usize, usize) {
@@ -163,7 +170,7 @@ fn main() {
             for n in 0..WEIGHT_CHANGES {
                 let ds = keys[(n * 7919) % keys.len()];
                 let mut d = ds.destinations[n % DESTS].clone();
-                d.weight = 10 + (n as u32 % 5);
+                d.weight = 10 + u32::try_from(n % 5).expect("below 5");
                 let t = Instant::now();
                 c.edit_destination(&ds.service, &d).await.unwrap();
                 times.push(t.elapsed());

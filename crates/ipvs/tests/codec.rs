@@ -181,7 +181,7 @@ fn missing_attributes_are_named() {
     nest.extend_from_slice(&2u16.to_ne_bytes());
     nest.extend_from_slice(&[0, 0]);
     let mut msg = Vec::new();
-    msg.extend_from_slice(&((4 + nest.len()) as u16).to_ne_bytes());
+    msg.extend_from_slice(&u16::try_from(4 + nest.len()).unwrap().to_ne_bytes());
     msg.extend_from_slice(&(1u16 | 0x8000).to_ne_bytes());
     msg.extend_from_slice(&nest);
     let err = IpvsMessage::decode(3, &msg).unwrap_err();

@@ -12,12 +12,9 @@
 //!
 //! The messages to the broker, and the descriptors passed beside them, are the
 //! `ssinet-rsock-wire` crate's, the same code the broker runs.
-#![deny(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap,
-    clippy::undocumented_unsafe_blocks
-)]
+//!
+//! No `as` cast between integer widths (the workspace lints deny them): a value the caller
+//! passes that does not fit fails the call with the errno the kernel would give, never a panic.
 
 mod real;
 
@@ -75,15 +72,17 @@ fn adopt_inherited_fds() {
         if slot(fd).is_none() {
             continue;
         }
-        // SAFETY: stat is plain data; fstat fills it.
+        // SAFETY: `stat` is plain data (integers only); all zeroes is a valid value.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: valid out-pointer.
+        // SAFETY: `st` is a live, writable stat that fstat only writes into; an fd closed
+        // meanwhile makes the call fail, nothing else.
         if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
             continue;
         }
         let mut domain: c_int = 0;
         let mut len = socklen_of::<c_int>();
-        // SAFETY: valid out-pointers for an int option.
+        // SAFETY: `domain` is a live c_int and `len` says so (socklen_of::<c_int>()); the kernel
+        // writes at most that many bytes. The real getsockopt, not our interposed one.
         let ok = unsafe {
             real::getsockopt()(
                 fd,
@@ -128,7 +127,7 @@ fn set_flags(fd: c_int, value: u8) {
 }
 
 fn set_errno(e: c_int) {
-    // SAFETY: errno is thread-local and always valid.
+    // SAFETY: __errno_location returns a valid, non-null pointer to this thread's errno.
     unsafe { *libc::__errno_location() = e };
 }
 
@@ -241,12 +240,6 @@ unsafe fn addr_blob(addr: *const sockaddr, len: socklen_t) -> Result<Vec<u8>, c_
     }
     // SAFETY: the caller's promise, passed on.
     unsafe { caller_bytes(addr.cast(), len) }
-}
-
-/// An optlen word as the kernel reads it: an int, so a huge one is negative.
-#[allow(clippy::cast_possible_wrap)] // the kernel's own reading of the socklen_t (getsockopt(2))
-fn optlen_as_int(len: socklen_t) -> c_int {
-    len as c_int
 }
 
 /// # Safety
@@ -424,10 +417,14 @@ pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut sockle
         // SAFETY: the real function with the caller's arguments.
         return unsafe { real::accept()(fd, addr, len) };
     }
-    // SAFETY: same contract.
+    // SAFETY: accept(2)'s contract on `addr` and `len` is accept4(2)'s, passed on unchanged.
     unsafe { accept4(fd, addr, len, 0) }
 }
 
+/// getsockname or getpeername (`peer`) of a socket flagged remote.
+///
+/// # Safety
+/// `addr` and `len` are null or valid as getsockname(2)/getpeername(2) require.
 unsafe fn name(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, peer: bool) -> c_int {
     if addr.is_null() || len.is_null() {
         return fail(libc::EFAULT);
@@ -459,7 +456,7 @@ pub unsafe extern "C" fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut s
         // SAFETY: the real function with the caller's arguments.
         return unsafe { real::getsockname()(fd, addr, len) };
     }
-    // SAFETY: same contract.
+    // SAFETY: the caller's `addr` and `len` under getsockname(2)'s contract, which is name's.
     unsafe { name(fd, addr, len, false) }
 }
 
@@ -471,7 +468,7 @@ pub unsafe extern "C" fn getpeername(fd: c_int, addr: *mut sockaddr, len: *mut s
         // SAFETY: the real function with the caller's arguments.
         return unsafe { real::getpeername()(fd, addr, len) };
     }
-    // SAFETY: same contract.
+    // SAFETY: the caller's `addr` and `len` under getpeername(2)'s contract, which is name's.
     unsafe { name(fd, addr, len, true) }
 }
 
@@ -497,8 +494,13 @@ pub unsafe extern "C" fn getsockopt(
     if val.is_null() || len.is_null() {
         return fail(libc::EFAULT);
     }
-    // SAFETY: the caller's length word.
-    let want = optlen_as_int(unsafe { *len });
+    // SAFETY: `len` is not null (checked above) and getsockopt(2)'s contract makes it a
+    // readable socklen_t.
+    let want = unsafe { *len };
+    // The kernel reads optlen as an int and refuses a negative one.
+    let Ok(want) = c_int::try_from(want) else {
+        return fail(libc::EINVAL);
+    };
     match forward(fd, OP_GETSOCKOPT, [level, name, want, 0], Vec::new()) {
         Ok(Some(reply)) => {
             // SAFETY: the caller's buffer of *len bytes.

@@ -1,7 +1,7 @@
 //! The real libc functions behind our interposed ones, found with dlsym(RTLD_NEXT).
 
 use std::ffi::{c_int, c_void};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use libc::{sockaddr, socklen_t};
 
@@ -9,19 +9,22 @@ macro_rules! real {
     ($($getter:ident = $name:literal : fn($($arg:ty),*) -> $ret:ty;)*) => {
         $(
             pub fn $getter() -> unsafe extern "C" fn($($arg),*) -> $ret {
-                static PTR: AtomicUsize = AtomicUsize::new(0);
+                static PTR: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
                 let mut p = PTR.load(Ordering::Relaxed);
-                if p == 0 {
-                    // SAFETY: dlsym with a NUL-terminated name.
-                    p = unsafe { libc::dlsym(libc::RTLD_NEXT, concat!($name, "\0").as_ptr().cast()) } as usize;
-                    if p == 0 {
+                if p.is_null() {
+                    // SAFETY: dlsym only looks a symbol up; RTLD_NEXT is a valid handle and the
+                    // name is a NUL-terminated literal (concat! appends the NUL).
+                    p = unsafe { libc::dlsym(libc::RTLD_NEXT, concat!($name, "\0").as_ptr().cast()) };
+                    if p.is_null() {
                         // Without the real function nothing can work; this cannot happen with glibc.
                         std::process::abort();
                     }
                     PTR.store(p, Ordering::Relaxed);
                 }
-                // SAFETY: dlsym returned the address of the libc function of this exact signature.
-                unsafe { std::mem::transmute::<usize, unsafe extern "C" fn($($arg),*) -> $ret>(p) }
+                // SAFETY: `p` is the non-null address dlsym gave for the libc function `$name`,
+                // whose C prototype is this signature; on Linux a data pointer and a function
+                // pointer have the same size and representation (POSIX requires it of dlsym).
+                unsafe { std::mem::transmute::<*mut c_void, unsafe extern "C" fn($($arg),*) -> $ret>(p) }
             }
         )*
 

@@ -18,9 +18,13 @@ use tempfile::TempDir;
 const WRITES: usize = 300;
 const FAILOVERS: usize = 3;
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
+/// The sample at quantile `q` (0.0..=1.0) of sorted samples, the index rounded to the nearest.
+/// The float index lies in 0..=len-1 for such a `q`; `as` saturates (a NaN or negative `q`
+/// gives index 0) and the `min` keeps a `q` above 1 at the last sample.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    let last = sorted.len() - 1;
+    sorted[((last as f64 * q).round() as usize).min(last)]
 }
 
 async fn wait_for_leader(nodes: &[&ssinet_raft::ClusterNode<common::kv::KvApp>]) -> u64 {

@@ -196,7 +196,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn plan_invariants(nodes in arb_nodes(), seed in any::<u64>()) {
+        fn plan_invariants(nodes in arb_nodes(), seed in any::<usize>()) {
             let Ok(plan) = plan_membership(&nodes) else {
                 prop_assert!(nodes.iter().all(|n| !n.director_capable));
                 return Ok(());
@@ -222,7 +222,7 @@ mod tests {
             // The order of the list does not matter.
             let mut shuffled = nodes.clone();
             let len = shuffled.len();
-            shuffled.rotate_left((seed as usize) % len);
+            shuffled.rotate_left(seed % len);
             shuffled.reverse();
             prop_assert_eq!(plan_membership(&shuffled).unwrap(), plan);
         }

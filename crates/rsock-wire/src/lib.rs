@@ -10,12 +10,10 @@
 //! - [`sockaddr`]: the kernel's `sockaddr_in`/`sockaddr_in6`/`sockaddr_un` bytes;
 //! - [`fdpass`]: a message with at most one descriptor attached, both directions;
 //! - [`Errno`]: an errno value, as system calls leave it and the reply carries it.
-#![deny(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap,
-    clippy::undocumented_unsafe_blocks
-)]
+//!
+//! Widths change only through `From`/`TryFrom` (the workspace lints deny lossy `as` casts): a
+//! length or value that does not fit is an error the caller maps to an errno, or saturates to one
+//! the receiver refuses; it is never cut, and never a panic.
 
 mod errno;
 pub mod fdpass;

@@ -311,7 +311,8 @@ impl Origin {
         if raw < 0 {
             return Err(SysError::last("socket").into());
         }
-        // SAFETY: just created.
+        // SAFETY: socket just returned `raw` (not -1, checked above), so it is open and owned
+        // by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let (seq, token) = self.insert(from, creds, fd, OriginState::Fresh);
         Ok(Answer::Created {

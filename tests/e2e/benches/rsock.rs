@@ -24,7 +24,8 @@ use ssinet_testbed::preload::preload_library;
 
 const PORT: u16 = 9300;
 
-fn env_or(name: &str, default: u64) -> u64 {
+/// The variable's value as a `T`, or `default` when it is unset, unparsable or out of `T`'s range.
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -72,16 +73,20 @@ fn server(addr: SocketAddr) {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1e6
+/// The sample at quantile `q` (0.0..=1.0) of sorted samples in µs, the index rounded to the
+/// nearest. The float index lies in 0..=len-1 for such a `q`; `as` saturates (a NaN or
+/// negative `q` gives index 0) and the `min` keeps a `q` above 1 at the last sample.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn percentile(sorted: &[Duration], q: f64) -> f64 {
+    let last = sorted.len() - 1;
+    sorted[((last as f64 * q).round() as usize).min(last)].as_secs_f64() * 1e6
 }
 
 /// Prints one JSON line: gbit_s, rtt_p50_us, rtt_p99_us, connect_p50_us, connect_p99_us.
 fn client(addr: SocketAddr) {
-    let mib = env_or("RSOCK_BENCH_MIB", 2048);
-    let rtts = env_or("RSOCK_BENCH_RTTS", 20000) as usize;
-    let connects = env_or("RSOCK_BENCH_CONNECTS", 2000) as usize;
+    let mib: u64 = env_or("RSOCK_BENCH_MIB", 2048);
+    let rtts: usize = env_or("RSOCK_BENCH_RTTS", 20000);
+    let connects: usize = env_or("RSOCK_BENCH_CONNECTS", 2000);
 
     let mut bulk = TcpStream::connect(addr).unwrap();
     let chunk = vec![0x5au8; 256 << 10];
@@ -227,7 +232,7 @@ fn main() {
         );
         parse(&String::from_utf8_lossy(&out.stdout))
     };
-    let runs = env_or("RSOCK_BENCH_RUNS", 3) as usize;
+    let runs: usize = env_or("RSOCK_BENCH_RUNS", 3);
     let cases = [
         ("direct, node 1 to itself", 1u8, false),
         ("rsock, local origin (app on node 1, origin 1)", 1, true),

@@ -43,9 +43,10 @@ pub struct GuardMessage {
 
 /// CLOCK_MONOTONIC now, in nanoseconds: the clock both processes share.
 pub fn monotonic_ns() -> u64 {
-    // SAFETY: clock_gettime writes only into the timespec passed.
+    // SAFETY: timespec is plain data (two integers); all zeroes is a valid value.
     let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid clock id and a valid pointer.
+    // SAFETY: CLOCK_MONOTONIC is a valid clock id and `ts` a live, writable timespec, the only
+    // memory clock_gettime writes.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
     let nanos = u64::try_from(ts.tv_nsec).unwrap_or(0);

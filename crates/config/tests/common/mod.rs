@@ -41,7 +41,7 @@ pub fn locate(text: &str, needle: &str, nth: usize, skip: usize) -> (u32, u32) {
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().unwrap().chars().count() + 1;
-    (line as u32, column as u32)
+    (u32::try_from(line).unwrap(), u32::try_from(column).unwrap())
 }
 
 pub fn at(d: &Diagnostic) -> (u32, u32) {

@@ -26,11 +26,13 @@ const NLMSG_HDRLEN: usize = 16;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const GENL_HDRLEN: usize = 4;
+/// The generic netlink controller's fixed family id.
+const GENL_ID_CTRL: u16 = crate::message::nla::u16_constant(libc::GENL_ID_CTRL);
 /// Requests packed into one `sendmsg`; the kernel handles them one after another.
 const SEND_CHUNK_BYTES: usize = 16 * 1024;
 /// Receive buffer asked for: acknowledgements of a pipelined window must fit in it, or the
 /// kernel drops them (ENOBUFS) and the outcome of those requests is unknown.
-const RCVBUF_BYTES: usize = 8 * 1024 * 1024;
+const RCVBUF_BYTES: libc::c_int = 8 * 1024 * 1024;
 const RECV_BYTES: usize = 256 * 1024;
 
 /// A service as the kernel lists it.
@@ -93,7 +95,9 @@ fn error_code(payload: &[u8]) -> Result<i32, IpvsError> {
 /// The family id in a controller reply (`CTRL_CMD_NEWFAMILY`), if it carries one.
 fn family_id(f: &Frame<'_>) -> Result<Option<u16>, IpvsError> {
     let mut whole = Vec::with_capacity(NLMSG_HDRLEN + f.payload.len());
-    let len = (NLMSG_HDRLEN + f.payload.len()) as u32;
+    let len = u32::try_from(NLMSG_HDRLEN + f.payload.len()).map_err(|_| {
+        crate::DecodeError::Netlink("controller reply beyond a netlink length word".into())
+    })?;
     whole.extend_from_slice(&len.to_ne_bytes());
     whole.extend_from_slice(&f.msg_type.to_ne_bytes());
     whole.extend_from_slice(&[0; 10]);
@@ -117,7 +121,9 @@ pub fn encode_request(family_id: u16, msg: &IpvsMessage, flags: u16, seq: u32) -
     let attrs = msg.encode_attrs();
     let len = NLMSG_HDRLEN + GENL_HDRLEN + attrs.len();
     let mut out = Vec::with_capacity(len);
-    out.extend_from_slice(&(len as u32).to_ne_bytes());
+    // Each attribute's length is a u16 (NlaWriter checks), and a message has a few of them.
+    let len = u32::try_from(len).expect("an IPVS request is a few u16-sized attributes");
+    out.extend_from_slice(&len.to_ne_bytes());
     out.extend_from_slice(&family_id.to_ne_bytes());
     out.extend_from_slice(&flags.to_ne_bytes());
     out.extend_from_slice(&seq.to_ne_bytes());
@@ -157,7 +163,9 @@ impl IpvsClient {
     fn grow_receive_buffer(socket: &TokioSocket) -> usize {
         use std::os::fd::AsRawFd;
         let fd = socket.as_raw_fd();
-        let size = RCVBUF_BYTES as libc::c_int;
+        let size = RCVBUF_BYTES;
+        let size_len = libc::socklen_t::try_from(std::mem::size_of_val(&size))
+            .expect("a c_int's size fits socklen_t");
         for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
             // SAFETY: fd is our open socket; the option value is a c_int that outlives the call.
             let rc = unsafe {
@@ -166,7 +174,7 @@ impl IpvsClient {
                     libc::SOL_SOCKET,
                     opt,
                     (&size as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                    size_len,
                 )
             };
             if rc == 0 {
@@ -196,7 +204,7 @@ impl IpvsClient {
         genl.finalize();
         let mut msg = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(genl));
         msg.header.flags = NLM_F_REQUEST | NLM_F_ACK;
-        msg.header.message_type = libc::GENL_ID_CTRL as u16;
+        msg.header.message_type = GENL_ID_CTRL;
         let seq = self.next_seq();
         msg.header.sequence_number = seq;
         msg.finalize();

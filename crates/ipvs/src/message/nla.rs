@@ -15,8 +15,17 @@ const NLA_HEADER: usize = 4;
 pub(crate) const NLA_F_NESTED: u16 = 0x8000;
 const NLA_TYPE_MASK: u16 = 0x3fff;
 
-pub(crate) const AF_INET: u16 = libc::AF_INET as u16;
-pub(crate) const AF_INET6: u16 = libc::AF_INET6 as u16;
+pub(crate) const AF_INET: u16 = u16_constant(libc::AF_INET);
+pub(crate) const AF_INET6: u16 = u16_constant(libc::AF_INET6);
+
+/// A kernel constant (a `c_int` in libc) as the u16 netlink carries it. Used for constants
+/// only: a value outside 0..=u16::MAX stops the build instead of being cut.
+pub(crate) const fn u16_constant(value: libc::c_int) -> u16 {
+    let [low, high, 0, 0] = value.to_le_bytes() else {
+        panic!("the constant does not fit a netlink u16");
+    };
+    u16::from_le_bytes([low, high])
+}
 
 fn align(len: usize) -> usize {
     (len + 3) & !3

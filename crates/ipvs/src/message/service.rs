@@ -3,10 +3,15 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use super::nla::{AF_INET, AF_INET6, Nla, NlaWriter, attrs, inet_addr};
+use super::nla::{AF_INET, AF_INET6, Nla, NlaWriter, attrs, inet_addr, u16_constant};
 use super::scheduler::{Scheduler, ServiceFlags};
 use super::stats::{Counters, Stats};
 use crate::error::DecodeError;
+
+/// The IP protocol numbers as the service nest carries them (a u16).
+const IPPROTO_TCP: u16 = u16_constant(libc::IPPROTO_TCP);
+const IPPROTO_UDP: u16 = u16_constant(libc::IPPROTO_UDP);
+const IPPROTO_SCTP: u16 = u16_constant(libc::IPPROTO_SCTP);
 
 const AF: u16 = 1;
 const PROTOCOL: u16 = 2;
@@ -65,9 +70,9 @@ pub enum Protocol {
 impl Protocol {
     pub fn number(self) -> u16 {
         match self {
-            Protocol::Tcp => libc::IPPROTO_TCP as u16,
-            Protocol::Udp => libc::IPPROTO_UDP as u16,
-            Protocol::Sctp => libc::IPPROTO_SCTP as u16,
+            Protocol::Tcp => IPPROTO_TCP,
+            Protocol::Udp => IPPROTO_UDP,
+            Protocol::Sctp => IPPROTO_SCTP,
             Protocol::Other(n) => n,
         }
     }

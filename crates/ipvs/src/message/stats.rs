@@ -49,9 +49,10 @@ impl Counters {
 }
 
 impl Stats {
-    /// Clamps to what the 32-bit nest can carry (byte counters stay 64-bit there).
+    /// What the 32-bit nest can carry: the low 32 bits of each counter, as the kernel fills it
+    /// (byte counters stay 64-bit there).
     pub fn truncated_to_32(self) -> Stats {
-        let t = |v: u64| u64::from(v as u32);
+        let t = |v: u64| u64::from(low_32(v));
         Stats {
             connections: t(self.connections),
             packets_in: t(self.packets_in),
@@ -87,7 +88,7 @@ impl Stats {
             if wide || always_wide {
                 w.u64(kind, value);
             } else {
-                w.u32(kind, value as u32);
+                w.u32(kind, low_32(value));
             }
         }
     }
@@ -118,5 +119,24 @@ impl Stats {
             }
         }
         Ok(s)
+    }
+}
+
+/// The low 32 bits of a counter: what the kernel puts in the 32-bit stats nest (a `(u32)` cast
+/// of its 64-bit counter), so a counter past 2^32 wraps there as it does in the kernel's.
+fn low_32(value: u64) -> u32 {
+    let [b0, b1, b2, b3, ..] = value.to_le_bytes();
+    u32::from_le_bytes([b0, b1, b2, b3])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_32_bit_nest_keeps_the_low_bits() {
+        assert_eq!(low_32(7), 7);
+        assert_eq!(low_32(u64::from(u32::MAX)), u32::MAX);
+        assert_eq!(low_32((5 << 32) | 9), 9);
     }
 }

@@ -523,6 +523,10 @@ fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
 
+fn i32_at(bytes: &[u8], at: usize) -> Option<i32> {
+    Some(i32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
 const fn align4(length: usize) -> usize {
     (length + 3) & !3
 }
@@ -555,9 +559,10 @@ fn parse_dump(
         match kind {
             NLMSG_DONE => part.done = true,
             NLMSG_ERROR => {
-                let errno = u32_at(message, 0).ok_or_else(malformed)? as i32;
+                // struct nlmsgerr: a negative errno, or 0 for an acknowledgement.
+                let errno = i32_at(message, 0).ok_or_else(malformed)?;
                 if errno != 0 {
-                    return Err(std::io::Error::from_raw_os_error(-errno));
+                    return Err(std::io::Error::from_raw_os_error(errno.saturating_neg()));
                 }
             }
             RTM_NEWADDR => {
@@ -719,7 +724,7 @@ mod tests {
         fn holders(&mut self) -> Vec<u8> {
             match self.below(10) {
                 0..=2 => Vec::new(),
-                3..=7 => vec![self.below(4) as u8 + 1],
+                3..=7 => vec![u8::try_from(self.below(4)).unwrap() + 1],
                 _ => {
                     let mut nodes: Vec<u8> = (1..=4).filter(|_| self.below(2) == 0).collect();
                     if nodes.len() < 2 {
@@ -746,7 +751,7 @@ mod tests {
     fn property_counts_agree_with_a_reference_and_gaps_never_make_moves() {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for case in 0..500 {
-            let length = rng.below(40) as usize;
+            let length = usize::try_from(rng.below(40)).unwrap();
             let sequence: Vec<Vec<u8>> = (0..length).map(|_| rng.holders()).collect();
             let refs: Vec<&[u8]> = sequence.iter().map(Vec::as_slice).collect();
             let base = Instant::now();
@@ -773,9 +778,9 @@ mod tests {
 
             // No-holder gaps inserted anywhere change `none` only.
             let mut gapped = sequence.clone();
-            let gaps = rng.below(10) as usize;
+            let gaps = usize::try_from(rng.below(10)).unwrap();
             for _ in 0..gaps {
-                let at = rng.below(gapped.len() as u64 + 1) as usize;
+                let at = usize::try_from(rng.below(gapped.len() as u64 + 1)).unwrap();
                 gapped.insert(at, Vec::new());
             }
             let refs: Vec<&[u8]> = gapped.iter().map(Vec::as_slice).collect();
@@ -807,7 +812,7 @@ mod tests {
         body.extend_from_slice(&ifindex.to_ne_bytes());
         for (kind, value) in attrs {
             let length = 4 + value.len();
-            body.extend_from_slice(&(length as u16).to_ne_bytes());
+            body.extend_from_slice(&u16::try_from(length).unwrap().to_ne_bytes());
             body.extend_from_slice(&kind.to_ne_bytes());
             body.extend_from_slice(value);
             body.resize(align4(body.len()), 0);
@@ -817,7 +822,8 @@ mod tests {
 
     fn message(kind: u16, flags: u16, sequence: u32, body: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        out.extend_from_slice(&((NLMSG_HDRLEN + body.len()) as u32).to_ne_bytes());
+        let length = u32::try_from(NLMSG_HDRLEN + body.len()).unwrap();
+        out.extend_from_slice(&length.to_ne_bytes());
         out.extend_from_slice(&kind.to_ne_bytes());
         out.extend_from_slice(&flags.to_ne_bytes());
         out.extend_from_slice(&sequence.to_ne_bytes());

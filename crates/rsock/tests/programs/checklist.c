@@ -172,6 +172,11 @@ static void options(void) {
           "got %d", int_opt(t, SOL_SOCKET, SO_RCVBUF));
     errno = 0;
     check("bad_option_enoprotoopt", set_int(t, IPPROTO_TCP, 9999, 1) == -1 && errno == ENOPROTOOPT, "accepted");
+    int v = 0;
+    socklen_t negative = (socklen_t)-1; /* the kernel reads optlen as an int */
+    errno = 0;
+    check("getsockopt_negative_len_einval", getsockopt(t, SOL_SOCKET, SO_KEEPALIVE, &v, &negative) == -1 &&
+          errno == EINVAL, "accepted, length %u", negative);
     struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
     char c;
     check("so_rcvtimeo", setsockopt(t, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&

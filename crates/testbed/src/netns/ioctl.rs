@@ -10,6 +10,13 @@ use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
 const SIOCBRADDIF: libc::c_ulong = 0x89a2;
 const SIOCBRDELIF: libc::c_ulong = 0x89a3;
 const SIOCETHTOOL: libc::c_ulong = 0x8946;
+/// `IFF_UP` (1) as the `short` of `ifr_flags`; a flag beyond 16 bits would stop the build.
+const IFF_UP: libc::c_short = {
+    let [low, high, 0, 0] = libc::IFF_UP.to_le_bytes() else {
+        panic!("IFF_UP does not fit ifr_flags");
+    };
+    libc::c_short::from_le_bytes([low, high])
+};
 
 fn control_socket() -> io::Result<OwnedFd> {
     // SAFETY: plain socket(2); the result is checked before it is wrapped.
@@ -32,7 +39,7 @@ fn request(ifname: &str) -> io::Result<libc::ifreq> {
     // SAFETY: ifreq is plain old data; all zeroes is a valid value.
     let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
     for (slot, byte) in ifr.ifr_name.iter_mut().zip(bytes) {
-        *slot = *byte as libc::c_char;
+        *slot = libc::c_char::from_ne_bytes([*byte]);
     }
     Ok(ifr)
 }
@@ -93,9 +100,9 @@ fn set_admin(ifname: &str, up: bool) -> io::Result<()> {
     // SAFETY: SIOCGIFFLAGS filled the flags member of the union; we update it in place.
     unsafe {
         if up {
-            ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            ifr.ifr_ifru.ifru_flags |= IFF_UP;
         } else {
-            ifr.ifr_ifru.ifru_flags &= !(libc::IFF_UP as libc::c_short);
+            ifr.ifr_ifru.ifru_flags &= !IFF_UP;
         }
     }
     ioctl(&socket, libc::SIOCSIFFLAGS, &mut ifr)

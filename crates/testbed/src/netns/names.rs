@@ -99,14 +99,19 @@ pub(crate) fn kill_processes_inside(path: &Path) {
         let Some(pid) = process
             .file_name()
             .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
+            .and_then(|s| s.parse::<u32>().ok())
         else {
             continue;
         };
         let Ok(netns) = std::fs::metadata(process.path().join("ns/net")) else {
             continue;
         };
-        if netns.dev() == pinned.dev() && netns.ino() == pinned.ino() && pid as u32 != me {
+        // A pid is positive and at most the kernel's pid_max (2^22), so it fits a pid_t.
+        if netns.dev() == pinned.dev()
+            && netns.ino() == pinned.ino()
+            && pid != me
+            && let Ok(pid) = i32::try_from(pid)
+        {
             let target = nix::unistd::Pid::from_raw(pid);
             let _ = nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGKILL);
         }

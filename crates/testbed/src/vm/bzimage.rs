@@ -103,18 +103,27 @@ pub(crate) fn has_pvh_note(elf: &[u8]) -> Result<bool, String> {
         return Err("decompressed payload is not a 64-bit little-endian ELF".into());
     }
     let truncated = || "truncated ELF header".to_owned();
-    let phoff = u64_at(elf, 0x20).ok_or_else(truncated)? as usize;
+    // A 64-bit offset or size of the file; one beyond the address space is past the end too.
+    let offset_at = |at: usize| -> Result<usize, String> {
+        let value = u64_at(elf, at).ok_or_else(truncated)?;
+        usize::try_from(value).map_err(|_| format!("ELF offset or size {value:#x} past the end"))
+    };
+    let phoff = offset_at(0x20)?;
     let phentsize = usize::from(u16_at(elf, 0x36).ok_or_else(truncated)?);
     let phnum = usize::from(u16_at(elf, 0x38).ok_or_else(truncated)?);
     for index in 0..phnum {
-        let header = phoff + index * phentsize;
+        let header = index
+            .checked_mul(phentsize)
+            .and_then(|at| at.checked_add(phoff))
+            .ok_or_else(truncated)?;
         if u32_at(elf, header).ok_or_else(truncated)? != PT_NOTE {
             continue;
         }
-        let offset = u64_at(elf, header + 0x08).ok_or_else(truncated)? as usize;
-        let size = u64_at(elf, header + 0x20).ok_or_else(truncated)? as usize;
-        let notes = elf
-            .get(offset..offset + size)
+        let offset = offset_at(header + 0x08)?;
+        let size = offset_at(header + 0x20)?;
+        let notes = offset
+            .checked_add(size)
+            .and_then(|end| elf.get(offset..end))
             .ok_or("PT_NOTE segment past the end")?;
         if notes_contain_pvh(notes) {
             return Ok(true);
@@ -147,8 +156,8 @@ mod tests {
 
     fn note(name: &[u8], kind: u32, desc: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        out.extend((name.len() as u32).to_le_bytes());
-        out.extend((desc.len() as u32).to_le_bytes());
+        out.extend(u32::try_from(name.len()).unwrap().to_le_bytes());
+        out.extend(u32::try_from(desc.len()).unwrap().to_le_bytes());
         out.extend(kind.to_le_bytes());
         out.extend(name);
         out.resize(out.len().div_ceil(4) * 4, 0);

@@ -86,17 +86,28 @@ fn check_static(elf: &[u8]) -> Result<(), String> {
         return Err("not a 64-bit little-endian ELF".into());
     }
     let read = |at: usize, len: usize| -> Result<u64, String> {
-        let bytes = elf.get(at..at + len).ok_or("truncated ELF")?;
+        let bytes = at
+            .checked_add(len)
+            .and_then(|end| elf.get(at..end))
+            .ok_or("truncated ELF")?;
         Ok(bytes
             .iter()
             .rev()
             .fold(0, |acc, b| (acc << 8) | u64::from(*b)))
     };
-    let phoff = read(0x20, 8)? as usize;
-    let phentsize = read(0x36, 2)? as usize;
-    let phnum = read(0x38, 2)? as usize;
+    // An offset or count of the file; one beyond the address space is past the end too.
+    let read_usize = |at: usize, len: usize| -> Result<usize, String> {
+        usize::try_from(read(at, len)?).map_err(|_| "truncated ELF".to_owned())
+    };
+    let phoff = read_usize(0x20, 8)?;
+    let phentsize = read_usize(0x36, 2)?;
+    let phnum = read_usize(0x38, 2)?;
     for index in 0..phnum {
-        if read(phoff + index * phentsize, 4)? == u64::from(PT_INTERP) {
+        let header = index
+            .checked_mul(phentsize)
+            .and_then(|at| at.checked_add(phoff))
+            .ok_or("truncated ELF")?;
+        if read(header, 4)? == u64::from(PT_INTERP) {
             return Err("it asks for a dynamic loader".into());
         }
     }
