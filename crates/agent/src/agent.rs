@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use openraft::ServerState;
 use ssinet_api::ClusterApp;
-use ssinet_api::admin::{NodeStatus, Role, StatusReport};
+use ssinet_api::admin::{NodeStatus, RaftRole, StatusReport};
 use ssinet_config::{ClusterConfig, NodeId};
 use ssinet_raft::{ClusterNode, Timing};
 
@@ -88,7 +88,7 @@ impl Agent {
             (m.state, m.current_term, m.current_leader)
         };
         let role = if self.is_shutting_down() {
-            Role::Shutdown
+            RaftRole::Shutdown
         } else {
             role_of(state)
         };
@@ -101,7 +101,7 @@ impl Agent {
                     .get(&leader)
                     .copied()
                     .flatten()
-                    .is_some_and(|r| r.role == Role::Leader && r.quorum && r.term >= term)
+                    .is_some_and(|r| r.role == RaftRole::Leader && r.quorum && r.term >= term)
             })
         };
         PeerReport {
@@ -143,7 +143,7 @@ impl Agent {
                 } else {
                     match peers.get(&id).copied().flatten() {
                         Some(report) => (true, report.role),
-                        None => (false, Role::Unknown),
+                        None => (false, RaftRole::Unknown),
                     }
                 };
                 NodeStatus {
@@ -173,13 +173,13 @@ impl Agent {
 }
 
 /// openraft's server state as the admin API names it.
-pub fn role_of(state: ServerState) -> Role {
+pub fn role_of(state: ServerState) -> RaftRole {
     match state {
-        ServerState::Leader => Role::Leader,
-        ServerState::Candidate => Role::Candidate,
-        ServerState::Follower => Role::Follower,
-        ServerState::Learner => Role::Learner,
-        ServerState::Shutdown => Role::Shutdown,
+        ServerState::Leader => RaftRole::Leader,
+        ServerState::Candidate => RaftRole::Candidate,
+        ServerState::Follower => RaftRole::Follower,
+        ServerState::Learner => RaftRole::Learner,
+        ServerState::Shutdown => RaftRole::Shutdown,
     }
 }
 

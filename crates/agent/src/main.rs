@@ -5,8 +5,8 @@
 mod admin;
 mod agent;
 mod cli;
+mod dataplane;
 mod detect;
-mod director;
 mod membership;
 mod metrics;
 mod notify;
@@ -36,7 +36,7 @@ use crate::cli::Args;
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(dir) = &args.fence_guard {
-        return ExitCode::from(director::guard::run(dir));
+        return ExitCode::from(dataplane::guard::run(dir));
     }
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -146,7 +146,7 @@ async fn run(args: Args, files: ssinet_config::ClusterConfig) -> anyhow::Result<
     );
     let (stop_data_plane, data_plane_stop) = tokio::sync::watch::channel(false);
     let (eligible_tx, mut eligible_rx) = tokio::sync::watch::channel(true);
-    let data_plane = director::DataPlane {
+    let data_plane = dataplane::DataPlane {
         node: node_num,
         own_ip,
         data_dir,

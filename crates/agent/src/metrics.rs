@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use ssinet_api::admin::Role;
+use ssinet_api::admin::RaftRole;
 
 use crate::agent::Agent;
 
@@ -78,7 +78,7 @@ pub fn render(agent: &Agent) -> String {
         &mut out,
         "ssinet_is_leader",
         "1 when this node is the Raft leader.",
-        u8::from(status.role == Role::Leader),
+        u8::from(status.role == RaftRole::Leader),
     );
     gauge(
         &mut out,

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use ssinet_api::admin::Role;
+use ssinet_api::admin::RaftRole;
 use ssinet_interconnect::{Acceptor, Channel, Limits, NodeIdentity, Service};
 use ssinet_raft::NodeId;
 use tokio::net::TcpListener;
@@ -38,7 +38,7 @@ const MAX_CHANNELS: usize = 64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerReport {
     pub node: NodeId,
-    pub role: Role,
+    pub role: RaftRole,
     pub term: u64,
     pub leader: Option<NodeId>,
     /// As in the admin API's status: the leader has a fresh quorum acknowledgement, or (not the

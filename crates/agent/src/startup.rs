@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use anyhow::{Context, bail};
 use ssinet_config::{ClusterConfig, ConfigPaths, NodeId};
-use ssinet_raft::{ClusterMember, Limits, NodeConfig, NodeRole};
+use ssinet_raft::{ClusterMember, Limits, MemberCapabilities, NodeConfig};
 
 use crate::cli::Args;
 use crate::detect;
@@ -68,7 +68,7 @@ pub fn members(config: &ClusterConfig, raft_port: u16) -> Vec<ClusterMember> {
         .nodes
         .iter()
         .map(|n| ClusterMember {
-            role: NodeRole {
+            capabilities: MemberCapabilities {
                 node: n.num,
                 director_capable: directors.contains(&n.num),
                 init_capable: n.init_capable,

@@ -129,12 +129,18 @@ fn the_director_holds_the_cvip_on_eth1_and_every_other_node_on_lo() {
         vec![IpAddr::V4(cluster.lab.cvip())]
     );
     for n in [1, 2, 3].into_iter().filter(|n| *n != director) {
-        let role = cluster.status(n).unwrap().data_plane.role;
         let expected = if cluster.is_director(n) {
             DataPlaneRole::Standby
         } else {
             DataPlaneRole::RealServer
         };
+        // The status is published when the pass that put the CVIP on lo has finished (a
+        // standby programs its IPVS table after the address), a moment after `settled` saw it.
+        let mut role = DataPlaneRole::Starting;
+        let _ = cluster.eventually(&format!("node {n} to report {expected:?}"), WAIT, || {
+            role = cluster.status(n).unwrap().data_plane.role;
+            role == expected
+        });
         assert_eq!(role, expected, "node {n}");
     }
 }

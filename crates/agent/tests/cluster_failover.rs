@@ -6,7 +6,7 @@
 mod common;
 
 use common::{Cluster, eventually};
-use ssinet_api::admin::Role;
+use ssinet_api::admin::RaftRole;
 use ssinet_api::{Command, Response};
 use ssinet_config::{PortWeight, Protocol};
 
@@ -118,7 +118,7 @@ fn three_nodes_elect_a_director_replicate_fail_over_and_catch_up() {
     let status = cluster.status(leader).unwrap();
     assert_ne!(
         status.role,
-        Role::Leader,
+        RaftRole::Leader,
         "the restarted node did not take over: {status:?}"
     );
     let last = port_weight(9100, 9100, 1);

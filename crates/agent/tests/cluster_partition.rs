@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Cluster, eventually};
-use ssinet_api::admin::{ApiError, ErrorCode, Role};
+use ssinet_api::admin::{ApiError, ErrorCode, RaftRole};
 use ssinet_api::{Command, Response};
 use ssinet_config::{PortWeight, Protocol};
 
@@ -93,7 +93,9 @@ fn a_partitioned_minority_accepts_no_writes_and_healing_reconciles_it() {
         &format!("node {old} to follow node {new} and catch up"),
         || {
             cluster.status(old).is_some_and(|s| {
-                s.leader.map(|l| l.0) == Some(u64::from(new)) && s.role != Role::Leader && s.quorum
+                s.leader.map(|l| l.0) == Some(u64::from(new))
+                    && s.role != RaftRole::Leader
+                    && s.quorum
             }) && has(&cluster, old, &during)
         },
         &cluster,

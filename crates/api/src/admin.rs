@@ -36,7 +36,7 @@ pub const STATUS_REJECTED: u16 = 422;
 /// A node's Raft role as this node last saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Role {
+pub enum RaftRole {
     /// Holds the CVIP (once it has a quorum acknowledgement): the director.
     Leader,
     /// Standing for election.
@@ -51,7 +51,7 @@ pub enum Role {
     Unknown,
 }
 
-impl Role {
+impl RaftRole {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Leader => "leader",
@@ -64,7 +64,7 @@ impl Role {
     }
 }
 
-impl std::fmt::Display for Role {
+impl std::fmt::Display for RaftRole {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -75,7 +75,7 @@ impl std::fmt::Display for Role {
 pub struct StatusReport {
     /// The node that answered.
     pub node: NodeId,
-    pub role: Role,
+    pub role: RaftRole,
     pub term: u64,
     /// The leader (director) as this node knows it.
     pub leader: Option<NodeId>,
@@ -113,7 +113,7 @@ pub struct NodeStatus {
     pub voter: bool,
     /// The answering node has a working connection to it (always true for itself).
     pub reachable: bool,
-    pub role: Role,
+    pub role: RaftRole,
 }
 
 /// Why a request failed other than by a rejected command.

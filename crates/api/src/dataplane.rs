@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// `GET`: the node's IPVS table with statistics, an [`IpvsReport`].
 pub const IPVS: &str = "/v1/ipvs";
 
-/// What the node does for the CVIPs.
+/// What the node does for the CVIPs: the role its data-plane controller computes and applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DataPlaneRole {

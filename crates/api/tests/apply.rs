@@ -8,6 +8,16 @@ use common::{apply, dr_config, dr_state, problems, summary};
 use ssinet_api::{ClusterState, Command, Listener, ListenerKey};
 use ssinet_config::{DirectorNode, NodeId, PortWeight, Protocol};
 
+/// `cvipctl cvip add IP`: no gateway, the cluster's directors, no real servers.
+fn add_cvip(ip: &str) -> Command {
+    Command::AddCvip {
+        ip: ip.parse().unwrap(),
+        gateway: None,
+        directors: None,
+        real_servers: vec![],
+    }
+}
+
 fn port_weight(
     proto: Protocol,
     start: u16,
@@ -107,15 +117,7 @@ fn a_cvip_added_without_directors_gets_the_shared_ones() {
 #[test]
 fn a_cvip_equal_to_a_node_address_is_refused() {
     let mut state = dr_state();
-    let problems = refused(
-        &mut state,
-        Command::AddCvip {
-            ip: "10.0.0.2".parse().unwrap(),
-            gateway: None,
-            directors: None,
-            real_servers: vec![],
-        },
-    );
+    let problems = refused(&mut state, add_cvip("10.0.0.2"));
     assert_eq!(
         problems,
         [
@@ -128,15 +130,7 @@ fn a_cvip_equal_to_a_node_address_is_refused() {
 #[test]
 fn a_duplicate_cvip_and_unshared_directors_are_refused() {
     let mut state = dr_state();
-    let problems = refused(
-        &mut state,
-        Command::AddCvip {
-            ip: "192.168.200.10".parse().unwrap(),
-            gateway: None,
-            directors: None,
-            real_servers: vec![],
-        },
-    );
+    let problems = refused(&mut state, add_cvip("192.168.200.10"));
     assert!(problems[0].contains("is already defined"), "{problems:?}");
     let problems = refused(
         &mut state,
@@ -182,15 +176,7 @@ fn deleting_cvips_down_to_none_is_refused() {
 #[test]
 fn directors_are_added_to_and_removed_from_every_cvip() {
     let mut state = dr_state();
-    summary(apply(
-        &mut state,
-        Command::AddCvip {
-            ip: "192.168.200.11".parse().unwrap(),
-            gateway: None,
-            directors: None,
-            real_servers: vec![],
-        },
-    ));
+    summary(apply(&mut state, add_cvip("192.168.200.11")));
     let text = summary(apply(
         &mut state,
         Command::AddDirector {

@@ -5,7 +5,7 @@ mod common;
 
 use common::{apply, dr_state};
 use serde_json::json;
-use ssinet_api::admin::{ApiError, ErrorCode, NodeStatus, Role, StatusReport};
+use ssinet_api::admin::{ApiError, ErrorCode, NodeStatus, RaftRole, StatusReport};
 use ssinet_api::{ClusterState, Command, Response};
 use ssinet_config::{NodeId, PortWeight, Protocol};
 
@@ -88,7 +88,7 @@ fn listeners_are_a_list_in_state_json() {
 fn status_and_errors_round_trip() {
     let report = StatusReport {
         node: NodeId(2),
-        role: Role::Follower,
+        role: RaftRole::Follower,
         term: 7,
         leader: Some(NodeId(1)),
         commit_index: Some(42),
@@ -101,7 +101,7 @@ fn status_and_errors_round_trip() {
             director_capable: true,
             voter: true,
             reachable: true,
-            role: Role::Leader,
+            role: RaftRole::Leader,
         }],
         learners: Vec::new(),
         data_plane: Default::default(),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 use serde_json::json;
 use ssinet_api::ClusterState;
-use ssinet_api::admin::{Role, StatusReport};
+use ssinet_api::admin::{RaftRole, StatusReport};
 use ssinet_config::NodeId;
 
 use crate::output::{list, print_json, yes_no};
@@ -100,7 +100,7 @@ struct NodeRow {
     real_server: bool,
     voter: bool,
     reachable: bool,
-    role: Role,
+    role: RaftRole,
     listeners: usize,
 }
 
@@ -125,7 +125,7 @@ pub async fn nodes(context: &Context) -> anyhow::Result<ExitCode> {
                 real_server: real_servers.contains(&node.num),
                 voter: seen.is_some_and(|n| n.voter),
                 reachable: seen.is_some_and(|n| n.reachable),
-                role: seen.map_or(Role::Unknown, |n| n.role),
+                role: seen.map_or(RaftRole::Unknown, |n| n.role),
                 listeners: state.listeners_of(node.num).count(),
             }
         })
@@ -228,7 +228,7 @@ mod tests {
         };
         StatusReport {
             node: NodeId(2),
-            role: Role::Follower,
+            role: RaftRole::Follower,
             term: 4,
             leader: leader.map(NodeId),
             commit_index: Some(17),
@@ -236,9 +236,9 @@ mod tests {
             quorum,
             millis_since_quorum_ack: None,
             nodes: vec![
-                node(1, Role::Leader, true),
-                node(2, Role::Follower, true),
-                node(3, Role::Unknown, false),
+                node(1, RaftRole::Leader, true),
+                node(2, RaftRole::Follower, true),
+                node(3, RaftRole::Unknown, false),
             ],
             learners: Vec::new(),
             data_plane: Default::default(),

@@ -1,11 +1,15 @@
-//! Sending announcement frames through an AF_PACKET socket bound to one interface.
+//! Announcing an address (gratuitous ARP, unsolicited neighbour advertisement): frames sent
+//! through an AF_PACKET socket bound to one interface.
 
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
+use tracing::info;
+
 use crate::error::NetconfError;
 use crate::frame::{ArpForm, MacAddr, arp_announcement, ipv6_unsolicited_na};
+use crate::manager::Manager;
 
 /// How many announcements to send and how far apart. The default (5 at 200 ms) matches
 /// keepalived's `garp_master_repeat`-style bursts, spread so a peer that drops one still updates.
@@ -23,6 +27,34 @@ impl Default for GarpBurst {
             interval: Duration::from_millis(200),
             arp_form: ArpForm::Request,
         }
+    }
+}
+
+impl Manager {
+    /// Sends gratuitous ARP (IPv4) or unsolicited neighbour advertisements (IPv6) for `addr` out
+    /// of `ifname`: `burst.count` announcements, `burst.interval` apart.
+    pub async fn send_garp(
+        &self,
+        ifname: &str,
+        addr: IpAddr,
+        burst: GarpBurst,
+    ) -> Result<(), NetconfError> {
+        let link = self.require_link("garp_interface", ifname).await?;
+        let mac = link.mac.ok_or_else(|| NetconfError::NoHardwareAddress {
+            ifname: ifname.to_string(),
+        })?;
+        let sender = PacketSender::open(ifname, link.index)?;
+        let frames = announcement_frames(mac, addr, burst.arp_form);
+        for n in 0..burst.count {
+            for frame in &frames {
+                sender.send(frame)?;
+            }
+            if n + 1 < burst.count {
+                tokio::time::sleep(burst.interval).await;
+            }
+        }
+        info!(%addr, ifname, count = burst.count, "announced address");
+        Ok(())
     }
 }
 

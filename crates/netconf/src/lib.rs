@@ -9,12 +9,17 @@
 //!
 //! ```no_run
 //! # async fn director() -> Result<(), ssinet_netconf::NetconfError> {
-//! use ssinet_netconf::{GarpBurst, Manager};
+//! use ssinet_netconf::{CvipRoute, GarpBurst, Manager, NetConfig, OwnedAddress};
 //! let mut net = Manager::open("/var/lib/ssinet/netconf").await?; // rolls back a crashed change
 //! let cvip = "192.168.200.10".parse().expect("an address");
 //! let gateway = "192.168.200.1".parse().expect("an address");
-//! net.claim_cvip(cvip, "eth1", Some(gateway), GarpBurst::default()).await?; // + GARP burst
-//! net.send_garp("eth1", cvip, GarpBurst::default()).await?; // again, e.g. on a term change
+//! let director = NetConfig {
+//!     addresses: vec![OwnedAddress::host(cvip, "eth1")],
+//!     cvip_routes: vec![CvipRoute { cvip, gateway, ifname: "eth1".into() }],
+//!     ..NetConfig::default()
+//! };
+//! net.reconcile(&director).await?; // again: plans nothing
+//! net.send_garp("eth1", cvip, GarpBurst::default()).await?; // on every claim and term change
 //! net.release_cvip(cvip).await?;
 //! # Ok(()) }
 //! ```
@@ -38,7 +43,6 @@ mod messages;
 mod model;
 mod plan;
 mod reach;
-mod roles;
 mod sysctl;
 
 pub use error::{ApplyError, NetconfError};

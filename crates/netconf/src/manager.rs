@@ -243,6 +243,15 @@ impl Manager {
             .map_err(|e| NetconfError::Apply(Box::new(e)))
     }
 
+    /// Lets go of `cvip` (address and its policy routing): the last applied desired state
+    /// without it, reconciled. The fence guard releases a dead agent's CVIPs so.
+    pub async fn release_cvip(&mut self, cvip: IpAddr) -> Result<Applied, NetconfError> {
+        let mut desired = self.desired().clone();
+        desired.addresses.retain(|a| a.addr != cvip);
+        desired.cvip_routes.retain(|r| r.cvip != cvip);
+        self.reconcile(&desired).await
+    }
+
     /// The interface that holds `addr` (any owner), e.g. the interconnect interface from the
     /// node's clustertab address; `None` when no interface has it.
     pub async fn interface_holding(&self, addr: IpAddr) -> Result<Option<String>, NetconfError> {

@@ -7,7 +7,10 @@ mod common;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use common::{eventually, mac_of, snapshot, sysctl, with_manager};
+use common::{
+    claim_cvip, eventually, hold_on_loopback, mac_of, release_loopback, snapshot, sysctl,
+    with_manager,
+};
 use ssinet_netconf::{ArpForm, GarpBurst, NetConfig, OwnedAddress};
 use ssinet_testbed::netns::{Lab, LabSpec, addressing};
 
@@ -36,7 +39,7 @@ fn move_cvip(lab: &Lab, cvip: IpAddr, form: ArpForm, ping: &[&str]) -> Seen {
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     with_manager(first, d1.path(), |m| {
         Box::pin(async move {
-            m.claim_cvip(cvip, "eth1", None, burst(1, form))
+            claim_cvip(m, cvip, "eth1", None, burst(1, form))
                 .await
                 .unwrap()
         })
@@ -55,7 +58,7 @@ fn move_cvip(lab: &Lab, cvip: IpAddr, form: ArpForm, ping: &[&str]) -> Seen {
     });
     with_manager(second, d2.path(), |m| {
         Box::pin(async move {
-            m.claim_cvip(cvip, "eth1", None, burst(0, form))
+            claim_cvip(m, cvip, "eth1", None, burst(0, form))
                 .await
                 .unwrap()
         })
@@ -175,7 +178,7 @@ fn real_server_holding_the_cvip_on_lo_never_answers_arp_for_it() {
     );
 
     with_manager(real, data.path(), |m| {
-        Box::pin(async move { m.hold_on_loopback(cvip, &["eth1"]).await.unwrap() })
+        Box::pin(async move { hold_on_loopback(m, cvip, &["eth1"]).await.unwrap() })
     });
     assert_eq!(sysctl(real, "net/ipv4/conf/all/arp_ignore"), "1");
     assert_eq!(sysctl(real, "net/ipv4/conf/eth1/arp_announce"), "2");
@@ -194,7 +197,7 @@ fn real_server_holding_the_cvip_on_lo_never_answers_arp_for_it() {
 
     // Releasing puts every sysctl back to what it was.
     with_manager(real, data.path(), |m| {
-        Box::pin(async move { m.release_loopback(cvip).await.unwrap() })
+        Box::pin(async move { release_loopback(m, cvip).await.unwrap() })
     });
     assert_eq!(snapshot(real), before);
 }

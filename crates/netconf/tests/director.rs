@@ -6,7 +6,7 @@ mod common;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use common::{addresses, has_address, snapshot, sysctl, with_manager};
+use common::{addresses, claim_cvip, has_address, snapshot, sysctl, with_manager};
 use ssinet_netconf::{
     ApplyError, CvipRoute, GarpBurst, NetConfig, NetconfError, OwnedAddress, SysctlSetting,
     TABLE_RANGE,
@@ -47,7 +47,7 @@ fn claim_marks_what_it_adds_and_release_restores_the_node() {
 
     let applied = with_manager(ns, data.path(), |m| {
         Box::pin(async move {
-            m.claim_cvip(cvip(), "eth1", Some(gateway()), quiet())
+            claim_cvip(m, cvip(), "eth1", Some(gateway()), quiet())
                 .await
                 .unwrap()
         })
@@ -88,7 +88,7 @@ fn claim_marks_what_it_adds_and_release_restores_the_node() {
     // Claiming again (a restarted agent, a repeated controller pass) changes nothing.
     let again = with_manager(ns, data.path(), |m| {
         Box::pin(async move {
-            m.claim_cvip(cvip(), "eth1", Some(gateway()), quiet())
+            claim_cvip(m, cvip(), "eth1", Some(gateway()), quiet())
                 .await
                 .unwrap()
         })
@@ -114,10 +114,10 @@ fn ipv6_cvip_is_recognised_after_the_state_file_is_lost() {
 
     with_manager(ns, data.path(), |m| {
         Box::pin(async move {
-            m.claim_cvip(cvip6, "eth1", Some(gw6), quiet())
+            claim_cvip(m, cvip6, "eth1", Some(gw6), quiet())
                 .await
                 .unwrap();
-            m.claim_cvip(cvip(), "eth1", Some(gateway()), quiet())
+            claim_cvip(m, cvip(), "eth1", Some(gateway()), quiet())
                 .await
                 .unwrap();
         })
@@ -206,18 +206,18 @@ fn bad_input_is_refused_precisely_and_changes_nothing() {
             let mut errors = Vec::new();
             let other: IpAddr = "192.168.200.110".parse().unwrap();
             errors.push(
-                m.claim_cvip(other, "eth9", None, quiet())
+                claim_cvip(m, other, "eth9", None, quiet())
                     .await
                     .unwrap_err(),
             );
             let v6_gateway: IpAddr = "fd00:200::1".parse().unwrap();
             errors.push(
-                m.claim_cvip(other, "eth1", Some(v6_gateway), quiet())
+                claim_cvip(m, other, "eth1", Some(v6_gateway), quiet())
                     .await
                     .unwrap_err(),
             );
             errors.push(
-                m.claim_cvip(cvip(), "eth1", None, quiet())
+                claim_cvip(m, cvip(), "eth1", None, quiet())
                     .await
                     .unwrap_err(),
             );

@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::kv::set;
-use common::{Layout, role};
+use common::{Layout, capable};
 use openraft::ServerState;
 use ssinet_raft::Timing;
 use tempfile::TempDir;
@@ -53,9 +53,9 @@ async fn main() {
     let mut layout = Layout::new(
         tmp.path(),
         &[
-            role(1, true, true),
-            role(2, true, false),
-            role(3, false, true),
+            capable(1, true, true),
+            capable(2, true, false),
+            capable(3, false, true),
         ],
     )
     .await;

@@ -13,7 +13,7 @@ pub mod store;
 pub mod transport;
 pub mod types;
 
-pub use membership::{MembershipError, MembershipPlan, NodeRole, plan_membership};
+pub use membership::{MemberCapabilities, MembershipError, MembershipPlan, plan_membership};
 pub use node::{
     ClusterMember, ClusterNode, MembershipChange, NodeConfig, StartError, Timing, VoterView,
     answer_pre_vote, handover_target, jitter, pre_vote_won, standby_may_elect,

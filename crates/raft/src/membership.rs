@@ -12,9 +12,9 @@ use std::collections::BTreeSet;
 
 use crate::types::NodeId;
 
-/// What the membership plan needs to know about a node.
+/// What the membership plan needs to know about a node: what it may be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NodeRole {
+pub struct MemberCapabilities {
     /// Node number from `clustertab`.
     pub node: NodeId,
     /// Named as a `director_node` in `cvip.conf`.
@@ -74,7 +74,7 @@ pub enum MembershipError {
 /// directors than that: all of them, plus one more if that makes the count odd), but never more
 /// than the cluster has. Fillers are chosen init-capable first, then by lowest node number, so the
 /// plan depends only on the list's content, not its order.
-pub fn plan_membership(nodes: &[NodeRole]) -> Result<MembershipPlan, MembershipError> {
+pub fn plan_membership(nodes: &[MemberCapabilities]) -> Result<MembershipPlan, MembershipError> {
     let mut seen = BTreeSet::new();
     for n in nodes {
         if n.node == NodeId(0) || !seen.insert(n.node) {
@@ -98,7 +98,8 @@ pub fn plan_membership(nodes: &[NodeRole]) -> Result<MembershipPlan, MembershipE
     }
     .min(nodes.len());
 
-    let mut others: Vec<&NodeRole> = nodes.iter().filter(|n| !n.director_capable).collect();
+    let mut others: Vec<&MemberCapabilities> =
+        nodes.iter().filter(|n| !n.director_capable).collect();
     others.sort_by_key(|n| (!n.init_capable, n.node));
 
     let mut voters = electable.clone();
@@ -120,8 +121,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn role(node: u64, director_capable: bool, init_capable: bool) -> NodeRole {
-        NodeRole {
+    fn capable(node: u64, director_capable: bool, init_capable: bool) -> MemberCapabilities {
+        MemberCapabilities {
             node: NodeId(node),
             director_capable,
             init_capable,
@@ -135,11 +136,11 @@ mod tests {
     #[test]
     fn two_directors_and_init_capable_filler() {
         let plan = plan_membership(&[
-            role(1, true, true),
-            role(2, true, false),
-            role(3, false, false),
-            role(4, false, true),
-            role(5, false, false),
+            capable(1, true, true),
+            capable(2, true, false),
+            capable(3, false, false),
+            capable(4, false, true),
+            capable(5, false, false),
         ])
         .unwrap();
         assert_eq!(plan.voters, set(&[1, 2, 4]));
@@ -150,7 +151,7 @@ mod tests {
 
     #[test]
     fn four_directors_make_five_voters() {
-        let nodes: Vec<_> = (1..=7).map(|n| role(n, n >= 4, false)).collect();
+        let nodes: Vec<_> = (1..=7).map(|n| capable(n, n >= 4, false)).collect();
         let plan = plan_membership(&nodes).unwrap();
         assert_eq!(plan.voters, set(&[1, 4, 5, 6, 7]));
         assert_eq!(plan.bootstrap_node(), NodeId(4));
@@ -158,14 +159,14 @@ mod tests {
 
     #[test]
     fn small_cluster_makes_everyone_a_voter() {
-        let plan = plan_membership(&[role(2, true, false), role(7, false, false)]).unwrap();
+        let plan = plan_membership(&[capable(2, true, false), capable(7, false, false)]).unwrap();
         assert_eq!(plan.voters, set(&[2, 7]));
         assert!(plan.learners.is_empty());
     }
 
     #[test]
     fn six_directors_round_up_to_seven() {
-        let nodes: Vec<_> = (1..=9).map(|n| role(n, n <= 6, n == 9)).collect();
+        let nodes: Vec<_> = (1..=9).map(|n| capable(n, n <= 6, n == 9)).collect();
         let plan = plan_membership(&nodes).unwrap();
         assert_eq!(plan.voters, set(&[1, 2, 3, 4, 5, 6, 9]));
     }
@@ -173,23 +174,23 @@ mod tests {
     #[test]
     fn rejects_no_director_and_bad_numbers() {
         assert_eq!(
-            plan_membership(&[role(1, false, true)]),
+            plan_membership(&[capable(1, false, true)]),
             Err(MembershipError::NoDirector)
         );
         assert_eq!(
-            plan_membership(&[role(1, true, true), role(1, false, false)]),
+            plan_membership(&[capable(1, true, true), capable(1, false, false)]),
             Err(MembershipError::BadNodeNumber(NodeId(1)))
         );
         assert_eq!(
-            plan_membership(&[role(0, true, true)]),
+            plan_membership(&[capable(0, true, true)]),
             Err(MembershipError::BadNodeNumber(NodeId(0)))
         );
     }
 
-    fn arb_nodes() -> impl Strategy<Value = Vec<NodeRole>> {
+    fn arb_nodes() -> impl Strategy<Value = Vec<MemberCapabilities>> {
         prop::collection::btree_map(1u64..64, (any::<bool>(), any::<bool>()), 1..20).prop_map(|m| {
             m.into_iter()
-                .map(|(node, (d, i))| role(node, d, i))
+                .map(|(node, (d, i))| capable(node, d, i))
                 .collect::<Vec<_>>()
         })
     }

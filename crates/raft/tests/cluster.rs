@@ -3,32 +3,27 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use common::kv::{KvApp, KvCommand, KvResponse, set};
-use common::{Layout, eventually, init_tracing, leader_of, role, value};
-use ssinet_raft::{ClusterNode, NodeId};
+use common::kv::{KvCommand, KvResponse, set};
+use common::{capable, eventually, leader_of, start_cluster, value};
+use ssinet_raft::NodeId;
 use tempfile::TempDir;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_elects_directors_replicates_fails_over_and_catches_up() {
-    init_tracing();
     let tmp = TempDir::new().unwrap();
     // 1 and 2 may direct; 3 is init-capable so it fills the third voter seat; 4 is a learner.
-    let mut layout = Layout::new(
+    let (mut layout, mut nodes) = start_cluster(
         tmp.path(),
         &[
-            role(1, true, true),
-            role(2, true, false),
-            role(3, false, true),
-            role(4, false, false),
+            capable(1, true, true),
+            capable(2, true, false),
+            capable(3, false, true),
+            capable(4, false, false),
         ],
     )
     .await;
-    let mut nodes: BTreeMap<u64, ClusterNode<KvApp>> = BTreeMap::new();
-    for id in 1..=4 {
-        nodes.insert(id, layout.start(id).await);
-    }
     // Nobody campaigns on its start configuration: directors stand for election once they
     // heard a leader or listened for one long enough, the others only ever as caretakers.
     for id in 1..=4 {

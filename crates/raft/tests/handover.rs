@@ -6,31 +6,23 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
-use common::kv::{KvApp, KvResponse, set};
-use common::{Layout, eventually, init_tracing, leader_of, role, value};
+use common::kv::{KvResponse, set};
+use common::{capable, eventually, leader_of, start_cluster, value};
 use openraft::ServerState;
-use ssinet_raft::ClusterNode;
 use tempfile::TempDir;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caretaker_hands_leadership_to_the_lagging_director() {
-    init_tracing();
     let tmp = TempDir::new().unwrap();
-    let mut layout = Layout::new(
+    let (mut layout, mut nodes) = start_cluster(
         tmp.path(),
         &[
-            role(1, true, true),
-            role(2, true, false),
-            role(3, false, false),
+            capable(1, true, true),
+            capable(2, true, false),
+            capable(3, false, false),
         ],
     )
     .await;
-    let mut nodes: BTreeMap<u64, ClusterNode<KvApp>> = BTreeMap::new();
-    for id in 1..=3 {
-        nodes.insert(id, layout.start(id).await);
-    }
     let mut leader = None;
     eventually("a leader all nodes agree on", || {
         leader = leader_of(&nodes);

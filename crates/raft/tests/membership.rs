@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::kv::set;
-use common::{Layout, eventually, init_tracing, role};
+use common::{Layout, capable, eventually, init_tracing};
 use openraft::ServerState;
 use ssinet_raft::NodeId;
 use tempfile::TempDir;
@@ -19,10 +19,10 @@ async fn a_node_dropped_from_the_list_leaves_the_membership() {
     let mut layout = Layout::new(
         tmp.path(),
         &[
-            role(1, true, false),
-            role(2, false, true),
-            role(3, false, true),
-            role(4, false, false),
+            capable(1, true, false),
+            capable(2, false, true),
+            capable(3, false, true),
+            capable(4, false, false),
         ],
     )
     .await;
@@ -45,7 +45,7 @@ async fn a_node_dropped_from_the_list_leaves_the_membership() {
 
     // The operator removes node 4 from clustertab and restarts node 1.
     n1.shutdown().await;
-    layout.members.retain(|m| m.role.node != NodeId(4));
+    layout.members.retain(|m| m.capabilities.node != NodeId(4));
     let n1 = layout.start(1).await;
     eventually("node 1 leading again", || {
         n1.metrics().borrow().state == ServerState::Leader

@@ -8,7 +8,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::kv::{KvApp, set};
-use common::{LOOPBACK, Layout, eventually, init_tracing, leader_of, membership_of, role, value};
+use common::{
+    LOOPBACK, Layout, capable, eventually, init_tracing, leader_of, membership_of, value,
+};
 use ssinet_interconnect::pki::{self, PkiNode};
 use ssinet_raft::{ClusterNode, MembershipError, NodeId};
 use tempfile::TempDir;
@@ -35,11 +37,11 @@ async fn nodes_join_and_leave_when_the_node_list_changes() {
     let mut layout = Layout::with_pki_for(
         tmp.path(),
         &[
-            role(1, true, false),
-            role(2, true, false),
-            role(3, false, false),
-            role(4, true, false),
-            role(5, false, false),
+            capable(1, true, false),
+            capable(2, true, false),
+            capable(3, false, false),
+            capable(4, true, false),
+            capable(5, false, false),
         ],
         &[1, 2, 3],
     )
@@ -142,9 +144,9 @@ async fn director_capability_follows_the_node_list() {
     let mut layout = Layout::new(
         tmp.path(),
         &[
-            role(1, true, false),
-            role(2, true, false),
-            role(3, false, false),
+            capable(1, true, false),
+            capable(2, true, false),
+            capable(3, false, false),
         ],
     )
     .await;
@@ -159,7 +161,7 @@ async fn director_capability_follows_the_node_list() {
     // leadership to node 3, which may now be elected.
     let mut only_3 = layout.members.clone();
     for m in &mut only_3 {
-        m.role.director_capable = m.role.node == NodeId(3);
+        m.capabilities.director_capable = m.capabilities.node == NodeId(3);
     }
     for id in 1..=3 {
         let change = nodes[&id].set_members(only_3.clone()).unwrap();
@@ -175,7 +177,7 @@ async fn director_capability_follows_the_node_list() {
     // And back: node 1 alone may direct; node 3 hands over to it.
     let mut only_1 = layout.members.clone();
     for m in &mut only_1 {
-        m.role.director_capable = m.role.node == NodeId(1);
+        m.capabilities.director_capable = m.capabilities.node == NodeId(1);
     }
     for id in 1..=3 {
         let change = nodes[&id].set_members(only_1.clone()).unwrap();

@@ -4,7 +4,7 @@
 mod common;
 
 use common::kv::{KvApp, set};
-use common::{Layout, eventually, init_tracing, role};
+use common::{Layout, capable, eventually, init_tracing};
 use openraft::ServerState;
 use ssinet_raft::ClusterNode;
 use tempfile::TempDir;
@@ -22,9 +22,9 @@ async fn lagging_node_catches_up_from_a_snapshot() {
     let mut layout = Layout::new(
         tmp.path(),
         &[
-            role(1, true, true),
-            role(2, true, false),
-            role(3, false, false),
+            capable(1, true, true),
+            capable(2, true, false),
+            capable(3, false, false),
         ],
     )
     .await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::kv::{KvApp, KvResponse, set};
-use common::{Layout, eventually, init_tracing, pki_for, role};
+use common::{Layout, capable, eventually, init_tracing, pki_for};
 use futures::{SinkExt, StreamExt};
 use openraft::ServerState;
 use rustls::ClientConfig;
@@ -32,7 +32,7 @@ type Conn = Framed<TlsStream<TcpStream>, LengthDelimitedCodec>;
 /// A one-node cluster (node 1) with certificates issued for nodes 1, 2 and 3.
 async fn single_node(tmp: &Path) -> (ClusterNode<KvApp>, SocketAddr) {
     init_tracing();
-    let mut layout = Layout::new(tmp, &[role(1, true, true)]).await;
+    let mut layout = Layout::new(tmp, &[capable(1, true, true)]).await;
     // Certificates for would-be peers 2 and 3 from the same CA.
     std::fs::remove_dir_all(tmp.join("pki")).unwrap();
     pki_for(&tmp.join("pki"), &[1, 2, 3]);

@@ -65,7 +65,7 @@
 //! Prints progress on stderr and markdown tables for docs/BENCHMARKS.md on stdout.
 #![allow(clippy::unwrap_used)]
 
-use ssinet_api::admin::{Role, STATUS, StatusReport};
+use ssinet_api::admin::{RaftRole, STATUS, StatusReport};
 use ssinet_e2e::keepalived::{self, Keepalived, VrrpInstance};
 use ssinet_e2e::{PORT, procstat};
 use ssinet_lab::cluster::admin;
@@ -511,7 +511,7 @@ impl CaretakerWatch {
                     while !stop.load(Ordering::Relaxed) {
                         for socket in &sockets {
                             let status: Option<StatusReport> = admin::get_json(socket, STATUS);
-                            if status.is_some_and(|s| s.role == Role::Leader) {
+                            if status.is_some_and(|s| s.role == RaftRole::Leader) {
                                 seen.lock()
                                     .unwrap_or_else(|p| p.into_inner())
                                     .push(Instant::now());

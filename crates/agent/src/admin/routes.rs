@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{get, post};
-use ssinet_api::admin::{self, ApiError, ErrorCode, Role};
+use ssinet_api::admin::{self, ApiError, ErrorCode, RaftRole};
 use ssinet_api::{Command, Response};
 use ssinet_raft::WriteError;
 
@@ -191,7 +191,7 @@ async fn cut_off(agent: &Agent) -> Option<HttpResponse> {
     let seen = agent.peer_reports().get(&leader).copied();
     let doubtful = match seen {
         Some(None) => true,
-        Some(Some(report)) => report.role == Role::Leader && !report.quorum,
+        Some(Some(report)) => report.role == RaftRole::Leader && !report.quorum,
         None => false,
     };
     if !doubtful {
@@ -207,7 +207,9 @@ async fn cut_off(agent: &Agent) -> Option<HttpResponse> {
                  the cluster has no quorum from here (network partition?)"
             ),
         )),
-        Some(report) if report.role == Role::Leader && report.term >= term && !report.quorum => {
+        Some(report)
+            if report.role == RaftRole::Leader && report.term >= term && !report.quorum =>
+        {
             Some(error(
                 ErrorCode::NoQuorum,
                 format!(

@@ -47,7 +47,7 @@ pub use ownership::{OwnershipSampler, OwnershipSummary, Sample, summarize};
 
 use error::io_error;
 use nix::sys::signal::Signal;
-use ssinet_api::admin::{Role, StatusReport};
+use ssinet_api::admin::{RaftRole, StatusReport};
 use ssinet_api::{ClusterState, Command};
 use ssinet_interconnect::NodeId;
 use ssinet_interconnect::pki::{self, PkiNode};
@@ -302,7 +302,7 @@ impl Cluster {
         }
         let leader = u8::try_from(first).ok()?;
         let own = self.status(leader)?;
-        (own.role == Role::Leader && own.quorum).then_some(leader)
+        (own.role == RaftRole::Leader && own.quorum).then_some(leader)
     }
 
     /// Waits for a director-capable leader all of `among` agree on.

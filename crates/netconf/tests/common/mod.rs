@@ -1,5 +1,6 @@
-//! Shared helpers for the namespace tests: run async code inside a namespace, take a snapshot of
-//! everything netconf may change, read interfaces and sysctls from outside.
+//! Shared helpers for the namespace tests: run async code inside a namespace, claim or hold a CVIP
+//! as the agent's desired state would (one reconcile each), take a snapshot of everything netconf
+//! may change, read interfaces and sysctls from outside.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::future::Future;
@@ -7,7 +8,9 @@ use std::net::{IpAddr, UdpSocket};
 use std::path::Path;
 use std::time::Duration;
 
-use ssinet_netconf::Manager;
+use ssinet_netconf::{
+    Applied, CvipRoute, GarpBurst, Manager, NetconfError, OwnedAddress, SysctlSetting,
+};
 use ssinet_testbed::netns::Netns;
 
 /// Runs `f` on a thread inside `ns`, on a current-thread runtime built there, so the manager's
@@ -39,6 +42,66 @@ where
         let mut manager = Manager::open(data_dir).await.unwrap();
         f(&mut manager).await
     })
+}
+
+/// A director's claim, built on [`Manager::reconcile`] as the agent's desired state does it:
+/// the last applied state plus `cvip` on `ifname`, CVIP-sourced traffic routed through `gateway`
+/// when given; then `burst` announcements.
+pub async fn claim_cvip(
+    m: &mut Manager,
+    cvip: IpAddr,
+    ifname: &str,
+    gateway: Option<IpAddr>,
+    burst: GarpBurst,
+) -> Result<Applied, NetconfError> {
+    let mut desired = m.desired().clone();
+    desired.addresses.retain(|a| a.addr != cvip);
+    desired.addresses.push(OwnedAddress::host(cvip, ifname));
+    desired.cvip_routes.retain(|r| r.cvip != cvip);
+    if let Some(gateway) = gateway {
+        desired.cvip_routes.push(CvipRoute {
+            cvip,
+            gateway,
+            ifname: ifname.to_string(),
+        });
+    }
+    let applied = m.reconcile(&desired).await?;
+    if burst.count > 0 {
+        m.send_garp(ifname, cvip, burst).await?;
+    }
+    Ok(applied)
+}
+
+/// A real server's hold: the last applied state plus `cvip` on `lo`, with `arp_ignore=1`/
+/// `arp_announce=2` on `all` and on `arp_interfaces`.
+pub async fn hold_on_loopback(
+    m: &mut Manager,
+    cvip: IpAddr,
+    arp_interfaces: &[&str],
+) -> Result<Applied, NetconfError> {
+    let mut desired = m.desired().clone();
+    desired.addresses.retain(|a| a.addr != cvip);
+    desired.addresses.push(OwnedAddress::host(cvip, "lo"));
+    for setting in SysctlSetting::real_server_arp(arp_interfaces) {
+        desired.sysctls.retain(|s| s.key != setting.key);
+        desired.sysctls.push(setting);
+    }
+    m.reconcile(&desired).await
+}
+
+/// Drops `cvip` from `lo`; once no CVIP is left there, the ARP sysctls go back to the values
+/// they had before.
+pub async fn release_loopback(m: &mut Manager, cvip: IpAddr) -> Result<Applied, NetconfError> {
+    let mut desired = m.desired().clone();
+    desired
+        .addresses
+        .retain(|a| !(a.addr == cvip && a.ifname == "lo"));
+    if !desired.addresses.iter().any(|a| a.ifname == "lo") {
+        desired
+            .sysctls
+            .retain(|s| !(s.key.ends_with("arp_ignore") || s.key.ends_with("arp_announce")));
+    }
+    m.reconcile(&desired).await
 }
 
 /// The sysctls any test here touches.

@@ -214,18 +214,18 @@ mod tests {
         assert!(!pre_vote_won(NodeId(1), &five, &ids(&[2])));
         assert!(pre_vote_won(NodeId(1), &five, &ids(&[2, 3])));
     }
-    use crate::membership::{NodeRole, plan_membership};
+    use crate::membership::{MemberCapabilities, plan_membership};
     use proptest::prelude::*;
 
     fn plan(directors: &[u64], nodes: u64) -> MembershipPlan {
-        let roles: Vec<NodeRole> = (1..=nodes)
-            .map(|node| NodeRole {
+        let nodes: Vec<MemberCapabilities> = (1..=nodes)
+            .map(|node| MemberCapabilities {
                 node: NodeId(node),
                 director_capable: directors.contains(&node),
                 init_capable: false,
             })
             .collect();
-        plan_membership(&roles).unwrap()
+        plan_membership(&nodes).unwrap()
     }
 
     fn ids(raw: &[u64]) -> BTreeSet<NodeId> {

@@ -22,7 +22,7 @@ pub use election::{
 pub use roster::MembershipChange;
 pub(crate) use roster::Roster;
 
-use crate::membership::{MembershipError, MembershipPlan, NodeRole};
+use crate::membership::{MemberCapabilities, MembershipError, MembershipPlan};
 use crate::store::{AppliedState, Store, StoreClosed, StoreError};
 use crate::transport::{Limits, Network, Peers, RpcServer, WriteError, Written};
 use crate::types::{App, Metrics, NodeId, PeerNode, Raft};
@@ -31,8 +31,8 @@ use ssinet_interconnect::{IdentityError, NodeIdentity};
 /// A node of the cluster as `clustertab` and `cvip.conf` describe it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClusterMember {
-    /// Its roles for the membership plan.
-    pub role: NodeRole,
+    /// What it may be (director, init node), for the membership plan.
+    pub capabilities: MemberCapabilities,
     /// Its Raft RPC address on the interconnect.
     pub addr: SocketAddr,
 }

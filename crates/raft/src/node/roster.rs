@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::ClusterMember;
-use crate::membership::{MembershipError, MembershipPlan, NodeRole, plan_membership};
+use crate::membership::{MemberCapabilities, MembershipError, MembershipPlan, plan_membership};
 use crate::types::{NodeId, PeerNode};
 
 /// The plan and every listed node's RPC address.
@@ -23,14 +23,14 @@ pub(crate) struct Roster {
 impl Roster {
     /// Plans the membership of `members`; `me` must be one of them.
     pub(crate) fn new(me: NodeId, members: &[ClusterMember]) -> Result<Self, MembershipError> {
-        let roles: Vec<NodeRole> = members.iter().map(|m| m.role).collect();
-        let plan = plan_membership(&roles)?;
-        if !members.iter().any(|m| m.role.node == me) {
+        let nodes: Vec<MemberCapabilities> = members.iter().map(|m| m.capabilities).collect();
+        let plan = plan_membership(&nodes)?;
+        if !members.iter().any(|m| m.capabilities.node == me) {
             return Err(MembershipError::NotListed(me));
         }
         let addresses = members
             .iter()
-            .map(|m| (m.role.node, PeerNode { addr: m.addr }))
+            .map(|m| (m.capabilities.node, PeerNode { addr: m.addr }))
             .collect();
         Ok(Self { plan, addresses })
     }
@@ -88,7 +88,7 @@ mod tests {
 
     fn member(node: u64, director_capable: bool, port: u16) -> ClusterMember {
         ClusterMember {
-            role: NodeRole {
+            capabilities: MemberCapabilities {
                 node: NodeId(node),
                 director_capable,
                 init_capable: false,

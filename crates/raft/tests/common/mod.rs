@@ -11,7 +11,7 @@ use std::time::Duration;
 use openraft::ServerState;
 use ssinet_interconnect::pki::{self, PkiNode};
 use ssinet_raft::transport::Limits;
-use ssinet_raft::{ClusterMember, ClusterNode, NodeConfig, NodeId, NodeRole, Timing};
+use ssinet_raft::{ClusterMember, ClusterNode, MemberCapabilities, NodeConfig, NodeId, Timing};
 use tokio::net::TcpListener;
 
 use kv::KvApp;
@@ -48,7 +48,7 @@ pub fn pki_for(dir: &Path, nodes: &[u64]) {
     pki::init(&nodes, dir, false).unwrap();
 }
 
-/// A test cluster's fixed layout: roles, bound listeners, directories.
+/// A test cluster's fixed layout: capabilities, bound listeners, directories.
 pub struct Layout {
     pub root: PathBuf,
     pub members: Vec<ClusterMember>,
@@ -58,24 +58,28 @@ pub struct Layout {
 
 impl Layout {
     /// Binds one loopback listener per node and creates the PKI under `root/pki`.
-    pub async fn new(root: &Path, roles: &[NodeRole]) -> Self {
-        let ids: Vec<u64> = roles.iter().map(|r| r.node.get()).collect();
-        Self::with_pki_for(root, roles, &ids).await
+    pub async fn new(root: &Path, nodes: &[MemberCapabilities]) -> Self {
+        let ids: Vec<u64> = nodes.iter().map(|n| n.node.get()).collect();
+        Self::with_pki_for(root, nodes, &ids).await
     }
 
     /// Like [`Layout::new`], with certificates from `pki init` for `certified` only (the others
     /// are added later, e.g. with `pki::add_node` into [`Layout::pki_dir`]).
-    pub async fn with_pki_for(root: &Path, roles: &[NodeRole], certified: &[u64]) -> Self {
+    pub async fn with_pki_for(
+        root: &Path,
+        nodes: &[MemberCapabilities],
+        certified: &[u64],
+    ) -> Self {
         pki_for(&root.join("pki"), certified);
         let mut members = Vec::new();
         let mut listeners = BTreeMap::new();
-        for role in roles {
+        for node in nodes {
             let listener = TcpListener::bind((LOOPBACK, 0)).await.unwrap();
             members.push(ClusterMember {
-                role: *role,
+                capabilities: *node,
                 addr: listener.local_addr().unwrap(),
             });
-            listeners.insert(role.node.get(), listener);
+            listeners.insert(node.node.get(), listener);
         }
         Self {
             root: root.to_path_buf(),
@@ -94,7 +98,7 @@ impl Layout {
     pub fn members_of(&self, nodes: &[u64]) -> Vec<ClusterMember> {
         self.members
             .iter()
-            .filter(|m| nodes.contains(&m.role.node.get()))
+            .filter(|m| nodes.contains(&m.capabilities.node.get()))
             .copied()
             .collect()
     }
@@ -102,7 +106,7 @@ impl Layout {
     pub fn addr(&self, node: u64) -> SocketAddr {
         self.members
             .iter()
-            .find(|m| m.role.node == NodeId(node))
+            .find(|m| m.capabilities.node == NodeId(node))
             .unwrap()
             .addr
     }
@@ -144,12 +148,27 @@ impl Layout {
     }
 }
 
-pub fn role(node: u64, director_capable: bool, init_capable: bool) -> NodeRole {
-    NodeRole {
+pub fn capable(node: u64, director_capable: bool, init_capable: bool) -> MemberCapabilities {
+    MemberCapabilities {
         node: NodeId(node),
         director_capable,
         init_capable,
     }
+}
+
+/// Tracing on, a [`Layout`] of `nodes` under `root`, and every node started on it.
+pub async fn start_cluster(
+    root: &Path,
+    nodes: &[MemberCapabilities],
+) -> (Layout, BTreeMap<u64, ClusterNode<KvApp>>) {
+    init_tracing();
+    let mut layout = Layout::new(root, nodes).await;
+    let mut started = BTreeMap::new();
+    for node in nodes {
+        let id = node.node.get();
+        started.insert(id, layout.start(id).await);
+    }
+    (layout, started)
 }
 
 /// Polls `check` until it holds, panicking with `what` after a generous deadline.

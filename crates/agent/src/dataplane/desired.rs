@@ -1,42 +1,22 @@
 //! What this node's kernel should hold, computed from the replicated state and the node's role.
-//! Pure: the controller diffs the result against the kernel, so this is where the rules live.
+//! Pure: the controller diffs the result against the kernel, so this is where the rules live;
+//! `apply` only brings the kernel to what it is given.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::time::Duration;
 
 use ssinet_api::ClusterState;
+use ssinet_api::dataplane::DataPlaneRole;
 use ssinet_config::{ClusterConfig, Cvip, NodeId, Protocol, Routing, SchedulerFlag};
 use ssinet_ipvs::{
-    DaemonRole, DesiredService, DesiredTable, Destination, Forwarding, Ownership, Scheduler,
+    DaemonRole, DesiredService, DesiredTable, Destination, Forwarding, PlanOptions, Scheduler,
     Service, ServiceFlags, ServiceKey, SyncDaemon,
 };
 use ssinet_netconf::{CvipRoute, NatReturnPath, NetConfig, OwnedAddress, SysctlSetting};
 
 /// The sync id every ssinet director uses: one cluster per interconnect.
 pub const SYNC_ID: u32 = 83;
-
-/// What this node does for the CVIPs right now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NodeRole {
-    /// The fenced Raft leader: CVIPs on the `garp_interface`, IPVS scheduling.
-    Director,
-    /// A director-capable node that is not directing: a real server that keeps the IPVS table
-    /// and the connection sync ready for a takeover.
-    Standby,
-    /// Holds the CVIPs on `lo` and serves what the director forwards.
-    RealServer,
-}
-
-impl NodeRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Director => "director",
-            Self::Standby => "standby",
-            Self::RealServer => "real_server",
-        }
-    }
-}
 
 /// Facts about this node the replicated state does not carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +31,11 @@ pub struct Local {
 /// Everything the controller applies in one pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeDesired {
-    pub role: NodeRole,
+    pub role: DataPlaneRole,
+    /// The pass takes or keeps the CVIPs (the director): IPVS is programmed before the
+    /// addresses appear, and nothing is claimed once the fence has expired. Otherwise the
+    /// addresses go first.
+    pub claims_cvips: bool,
     pub net: NetConfig,
     /// `None` when IPVS is absent: the controller leaves IPVS alone entirely.
     pub ipvs: Option<IpvsDesired>,
@@ -63,6 +47,13 @@ pub struct NodeDesired {
 pub struct IpvsDesired {
     pub table: DesiredTable,
     pub daemons: Vec<SyncDaemon>,
+    /// The addresses whose IPVS services ssinet owns: every configured CVIP, whatever the role
+    /// (a real server's table is empty, so stray services there are removed). The kernel side
+    /// also remembers the CVIPs it owned before, so the services of a CVIP removed from the
+    /// configuration are still cleaned up.
+    pub owned: BTreeSet<IpAddr>,
+    /// How destinations leave: drained at weight 0 for the health check's `drain_ms`.
+    pub options: PlanOptions,
 }
 
 /// Which registered listeners may take new connections.
@@ -75,11 +66,23 @@ pub struct Serving {
     pub failing_tcp: BTreeSet<(NodeId, u16)>,
 }
 
-/// Computes the kernel state for `role`.
+/// The role this node takes: director when it is director-capable and `may_direct` (the fence
+/// holds and its external links serve), standby when director-capable otherwise, else real
+/// server.
+pub fn role(config: &ClusterConfig, node: NodeId, may_direct: bool) -> DataPlaneRole {
+    match (config.director_nodes().contains(&node), may_direct) {
+        (true, true) => DataPlaneRole::Director,
+        (true, false) => DataPlaneRole::Standby,
+        (false, _) => DataPlaneRole::RealServer,
+    }
+}
+
+/// Computes the kernel state for `role`. [`DataPlaneRole::Starting`] is only reported before
+/// the first pass; given it, this holds what a real server holds.
 pub fn desired(
     state: &ClusterState,
     local: &Local,
-    role: NodeRole,
+    role: DataPlaneRole,
     serving: &Serving,
 ) -> NodeDesired {
     let config = &state.config;
@@ -87,8 +90,9 @@ pub fn desired(
     let mut net = NetConfig::default();
     let mut announced = Vec::new();
     let cvips = &config.cvip_conf.cvips;
+    let claims_cvips = role == DataPlaneRole::Director;
     match role {
-        NodeRole::Director => {
+        DataPlaneRole::Director => {
             for cvip in cvips {
                 let Some(director) = cvip.directors.iter().find(|d| d.node == local.node) else {
                     continue;
@@ -113,7 +117,7 @@ pub fn desired(
                 net.sysctls.push(SysctlSetting::ip_forward());
             }
         }
-        NodeRole::Standby | NodeRole::RealServer => {
+        DataPlaneRole::Standby | DataPlaneRole::RealServer | DataPlaneRole::Starting => {
             for cvip in cvips {
                 net.addresses.push(OwnedAddress::host(cvip.ip, "lo"));
             }
@@ -154,7 +158,7 @@ pub fn desired(
         let sync_if = sync_interface(config, local.node);
         let mut daemons = Vec::new();
         let table = match role {
-            NodeRole::Director => {
+            DataPlaneRole::Director => {
                 net.sysctls.push(SysctlSetting::ipvs("sloppy_tcp", "1"));
                 if let Some(ifname) = &sync_if {
                     daemons.push(SyncDaemon::new(DaemonRole::Master, ifname, SYNC_ID));
@@ -164,7 +168,7 @@ pub fn desired(
             // A standby keeps the director's table and its synced connections only where the
             // backup sync daemon runs: `backup_only` works only with it, and without it the
             // table would re-balance traffic the director sends here as a real server.
-            NodeRole::Standby if sync_if.is_some() => {
+            DataPlaneRole::Standby if sync_if.is_some() => {
                 net.sysctls.push(SysctlSetting::ipvs("sloppy_tcp", "1"));
                 net.sysctls.push(SysctlSetting::ipvs("backup_only", "1"));
                 if let Some(ifname) = &sync_if {
@@ -172,29 +176,27 @@ pub fn desired(
                 }
                 table(state, serving)
             }
-            NodeRole::Standby | NodeRole::RealServer => DesiredTable::new(),
+            DataPlaneRole::Standby | DataPlaneRole::RealServer | DataPlaneRole::Starting => {
+                DesiredTable::new()
+            }
         };
-        IpvsDesired { table, daemons }
+        let drain = config.cvip_conf.health_check().drain_ms;
+        IpvsDesired {
+            table,
+            daemons,
+            owned: cvips.iter().map(|c| c.ip).collect(),
+            options: PlanOptions {
+                drain: Some(Duration::from_millis(u64::from(drain))),
+            },
+        }
     });
     NodeDesired {
         role,
+        claims_cvips,
         net,
         ipvs,
         announced,
     }
-}
-
-/// The IPVS services ssinet owns here: those on the configured CVIPs plus `previous` (CVIPs
-/// that were configured before, whose services must still be cleaned up).
-pub fn ownership(config: &ClusterConfig, previous: &BTreeSet<IpAddr>) -> Ownership {
-    Ownership::addresses(
-        config
-            .cvip_conf
-            .cvips
-            .iter()
-            .map(|c| c.ip)
-            .chain(previous.iter().copied()),
-    )
 }
 
 fn own_ip(config: &ClusterConfig, node: NodeId) -> Option<IpAddr> {

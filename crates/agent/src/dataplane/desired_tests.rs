@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use ssinet_api::{ClusterState, ListenerKey, Registration};
-use ssinet_config::{ClusterConfig, ConfigPaths, NodeId, Protocol};
+use ssinet_config::{ClusterConfig, ConfigPaths, HealthCheck, NodeId, Protocol};
 use ssinet_ipvs::{DaemonRole, Forwarding, Scheduler, ServiceFlags, ServiceKey};
 
 use super::*;
@@ -48,7 +48,7 @@ fn config(routing: &str) -> ClusterConfig {
 }
 
 /// A 3-node state (10.200.0.1-3) with `listening` nodes registered on TCP port 80.
-pub(in crate::director) fn state(routing: &str, listening: &[u64]) -> ClusterState {
+pub(in crate::dataplane) fn state(routing: &str, listening: &[u64]) -> ClusterState {
     let mut state = ClusterState {
         config: config(routing),
         ..ClusterState::default()
@@ -94,7 +94,7 @@ fn cvip() -> IpAddr {
 #[test]
 fn the_director_holds_the_cvip_on_its_garp_interface_and_balances_every_listener() {
     let s = state("DR", &[3, 1, 2]);
-    let d = desired(&s, &local(1), NodeRole::Director, &all());
+    let d = desired(&s, &local(1), DataPlaneRole::Director, &all());
     assert_eq!(d.announced, vec![(cvip(), "eth1".to_string())]);
     assert!(d.net.addresses.iter().all(|a| a.ifname != "lo"));
     assert_eq!(d.net.cvip_routes.len(), 1);
@@ -129,8 +129,8 @@ fn the_director_holds_the_cvip_on_its_garp_interface_and_balances_every_listener
 #[test]
 fn a_standby_holds_the_cvip_on_lo_and_pre_programs_the_same_table() {
     let s = state("DR", &[1, 2, 3]);
-    let director = desired(&s, &local(1), NodeRole::Director, &all());
-    let standby = desired(&s, &local(2), NodeRole::Standby, &all());
+    let director = desired(&s, &local(1), DataPlaneRole::Director, &all());
+    let standby = desired(&s, &local(2), DataPlaneRole::Standby, &all());
     assert!(standby.announced.is_empty());
     assert!(
         standby
@@ -154,7 +154,7 @@ fn a_standby_holds_the_cvip_on_lo_and_pre_programs_the_same_table() {
 #[test]
 fn a_real_server_has_no_ipvs_table_and_ignores_arp_for_the_cvip() {
     let s = state("DR", &[1, 3]);
-    let d = desired(&s, &local(3), NodeRole::RealServer, &all());
+    let d = desired(&s, &local(3), DataPlaneRole::RealServer, &all());
     assert!(d.ipvs.unwrap().table.is_empty());
     assert!(
         d.net
@@ -168,7 +168,7 @@ fn a_real_server_has_no_ipvs_table_and_ignores_arp_for_the_cvip() {
 #[test]
 fn nat_mode_floats_the_internal_gateway_and_routes_replies_through_it() {
     let s = state("NAT", &[1, 3]);
-    let director = desired(&s, &local(1), NodeRole::Director, &all());
+    let director = desired(&s, &local(1), DataPlaneRole::Director, &all());
     let gw: IpAddr = "10.200.0.254".parse().unwrap();
     assert!(
         director
@@ -197,7 +197,7 @@ fn nat_mode_floats_the_internal_gateway_and_routes_replies_through_it() {
             .iter()
             .all(|d| d.forwarding == Forwarding::Masquerade)
     );
-    let real = desired(&s, &local(3), NodeRole::RealServer, &all());
+    let real = desired(&s, &local(3), DataPlaneRole::RealServer, &all());
     let ret = real.net.nat_return.unwrap();
     assert_eq!(ret.gateway, gw);
     assert_eq!(ret.source.to_string(), "10.200.0.3");
@@ -206,14 +206,14 @@ fn nat_mode_floats_the_internal_gateway_and_routes_replies_through_it() {
 #[test]
 fn unhealthy_nodes_leave_the_table_and_an_empty_port_has_no_service() {
     let s = state("DR", &[2, 3]);
-    let d = desired(&s, &local(1), NodeRole::Director, &nodes(&[1, 2]));
+    let d = desired(&s, &local(1), DataPlaneRole::Director, &nodes(&[1, 2]));
     let table = d.ipvs.unwrap().table;
     let dests = &table
         .get(&ServiceKey::tcp(cvip(), 80))
         .unwrap()
         .destinations;
     assert_eq!(dests.len(), 1);
-    let none = desired(&s, &local(1), NodeRole::Director, &nodes(&[1]));
+    let none = desired(&s, &local(1), DataPlaneRole::Director, &nodes(&[1]));
     assert!(none.ipvs.unwrap().table.is_empty());
 }
 
@@ -222,7 +222,7 @@ fn without_ipvs_only_addresses_are_managed() {
     let s = state("DR", &[1]);
     let mut l = local(1);
     l.ipvs = false;
-    let d = desired(&s, &l, NodeRole::Director, &all());
+    let d = desired(&s, &l, DataPlaneRole::Director, &all());
     assert!(d.ipvs.is_none());
     assert!(d.net.sysctls.iter().all(|x| !x.key.contains("/vs/")));
 }
@@ -232,7 +232,7 @@ fn a_port_failing_the_tcp_check_leaves_only_that_port() {
     let s = state("DR", &[1, 2, 3]);
     let mut serving = all();
     serving.failing_tcp.insert((NodeId(2), 80));
-    let d = desired(&s, &local(1), NodeRole::Director, &serving);
+    let d = desired(&s, &local(1), DataPlaneRole::Director, &serving);
     let table = d.ipvs.unwrap().table;
     let dests: Vec<String> = table
         .get(&ServiceKey::tcp(cvip(), 80))
@@ -242,4 +242,53 @@ fn a_port_failing_the_tcp_check_leaves_only_that_port() {
         .map(|d| d.addr.to_string())
         .collect();
     assert_eq!(dests, ["10.200.0.1", "10.200.0.3"]);
+}
+
+#[test]
+fn a_director_capable_node_directs_only_when_allowed_and_stands_by_otherwise() {
+    let s = state("DR", &[1, 2, 3]);
+    assert_eq!(role(&s.config, NodeId(1), true), DataPlaneRole::Director);
+    assert_eq!(role(&s.config, NodeId(2), false), DataPlaneRole::Standby);
+    assert_eq!(role(&s.config, NodeId(3), true), DataPlaneRole::RealServer);
+    assert_eq!(role(&s.config, NodeId(3), false), DataPlaneRole::RealServer);
+}
+
+#[test]
+fn only_the_director_claims_the_cvips() {
+    let s = state("DR", &[1, 2, 3]);
+    assert!(desired(&s, &local(1), DataPlaneRole::Director, &all()).claims_cvips);
+    assert!(!desired(&s, &local(2), DataPlaneRole::Standby, &all()).claims_cvips);
+    assert!(!desired(&s, &local(3), DataPlaneRole::RealServer, &all()).claims_cvips);
+}
+
+#[test]
+fn every_role_owns_the_ipvs_services_of_the_configured_cvips() {
+    let s = state("DR", &[1, 2, 3]);
+    for (node, role) in [
+        (1, DataPlaneRole::Director),
+        (2, DataPlaneRole::Standby),
+        (3, DataPlaneRole::RealServer),
+    ] {
+        let ipvs = desired(&s, &local(node), role, &all()).ipvs.unwrap();
+        assert_eq!(ipvs.owned, BTreeSet::from([cvip()]), "{role}");
+    }
+}
+
+#[test]
+fn leaving_destinations_drain_for_the_configured_drain_ms() {
+    let mut s = state("DR", &[1, 2, 3]);
+    let d = desired(&s, &local(1), DataPlaneRole::Director, &all());
+    assert_eq!(
+        d.ipvs.unwrap().options.drain,
+        Some(Duration::from_millis(30_000))
+    );
+    s.config.cvip_conf.health = Some(HealthCheck {
+        drain_ms: 1500,
+        ..HealthCheck::default()
+    });
+    let d = desired(&s, &local(2), DataPlaneRole::Standby, &all());
+    assert_eq!(
+        d.ipvs.unwrap().options.drain,
+        Some(Duration::from_millis(1500))
+    );
 }

@@ -1,7 +1,8 @@
-//! The data-plane controller: makes the kernel hold what this node's role asks for (CVIPs on
-//! the director's external interface or on `lo`, NAT routing, IPVS services and the connection
-//! sync daemon), level-triggered, on a thread of its own so admin or Raft load never delays a
-//! fence release.
+//! The data plane of every role (director, standby, real server): the controller makes the
+//! kernel hold what this node's role asks for (CVIPs on the director's external interface or on
+//! `lo`, NAT routing, IPVS services and the connection sync daemon), level-triggered, on a thread
+//! of its own so admin or Raft load never delays a fence release. `desired` computes what to
+//! hold (every rule), `apply` brings the kernel there.
 
 mod apply;
 pub mod desired;
@@ -26,7 +27,7 @@ use tokio::sync::watch;
 
 use crate::peers::PeerTable;
 use apply::Kernel;
-use desired::{Local, NodeDesired, NodeRole, Serving, desired};
+use desired::{Local, NodeDesired, Serving, desired};
 use fence::{Fence, LeaderView};
 use health::Health;
 
@@ -137,7 +138,6 @@ impl DataPlane {
                 .map(|(id, _)| *id)
                 .collect();
             health.observe(reachable, now);
-            let capable = state.config.director_nodes().contains(&node);
             let verdict = links.check(kernel.net(), state, node, now).await;
             if verdict.down != link_down {
                 if verdict.healthy() {
@@ -155,15 +155,15 @@ impl DataPlane {
                 *e = verdict.healthy();
                 changed
             });
-            let role = match (capable, fence.may_hold(now) && verdict.healthy()) {
-                (true, true) => NodeRole::Director,
-                (true, false) => NodeRole::Standby,
-                (false, _) => NodeRole::RealServer,
-            };
+            let role = desired::role(
+                &state.config,
+                node,
+                fence.may_hold(now) && verdict.healthy(),
+            );
             // The guard's lease: what the fence allows while directing; once not directing,
             // anything still held must go now if the agent stalls before removing it.
             let lease = match role {
-                NodeRole::Director => fence.expires_at(),
+                DataPlaneRole::Director => fence.expires_at(),
                 _ if kernel.holds_external() => Some(now),
                 _ => None,
             };
@@ -171,7 +171,7 @@ impl DataPlane {
             let registered: BTreeSet<NodeId> = state.listeners.keys().map(|k| k.node).collect();
             let check = state.config.cvip_conf.health_check();
             // Only a node that keeps a table checks ports.
-            tcp_check.keep(state, check.tcp_check && role != NodeRole::RealServer);
+            tcp_check.keep(state, check.tcp_check && role != DataPlaneRole::RealServer);
             let serving = Serving {
                 nodes: health.serving(node, registered, &check, started, now),
                 failing_tcp: tcp_check.failing(check.failures_before_drain),
@@ -191,7 +191,7 @@ impl DataPlane {
                 );
             }
             if last.as_ref() != Some(&want) || now >= next_resync {
-                let result = apply_in_time(&mut kernel, &want, state).await;
+                let result = apply_in_time(&mut kernel, &want).await;
                 self.publish(&want, &kernel, result.as_ref().err(), &link_down);
                 match result {
                     Ok(()) => {
@@ -211,7 +211,9 @@ impl DataPlane {
             if let Some(expiry) = fence.expires_at() {
                 wake = wake.min(expiry.saturating_duration_since(Instant::now()));
             }
-            let directing = last.as_ref().is_some_and(|d| d.role == NodeRole::Director);
+            let directing = last
+                .as_ref()
+                .is_some_and(|d| d.role == DataPlaneRole::Director);
             if self.sleep_or_stop(wake, &mut fence, directing).await {
                 break;
             }
@@ -219,7 +221,7 @@ impl DataPlane {
         // Shutting down: a director gives up its external addresses so a successor can claim
         // them; real-server state stays so a restart does not flap it.
         if let Some(last) = last
-            && last.role == NodeRole::Director
+            && last.role == DataPlaneRole::Director
         {
             let applied = self.state.borrow().clone();
             let local = Local {
@@ -231,8 +233,8 @@ impl DataPlane {
                 nodes: applied.state.listeners.keys().map(|k| k.node).collect(),
                 failing_tcp: BTreeSet::new(),
             };
-            let standby = desired(&applied.state, &local, NodeRole::Standby, &serving);
-            match apply_in_time(&mut kernel, &standby, &applied.state).await {
+            let standby = desired(&applied.state, &local, DataPlaneRole::Standby, &serving);
+            match apply_in_time(&mut kernel, &standby).await {
                 Ok(()) => tracing::info!(node = node.0, "released the CVIPs on shutdown"),
                 Err(e) => {
                     tracing::warn!(node = node.0, error = %format!("{e:#}"), "cannot release the CVIPs on shutdown")
@@ -280,11 +282,7 @@ impl DataPlane {
         link_down: &std::collections::BTreeMap<String, String>,
     ) {
         let status = DataPlaneStatus {
-            role: match want.role {
-                NodeRole::Director => DataPlaneRole::Director,
-                NodeRole::Standby => DataPlaneRole::Standby,
-                NodeRole::RealServer => DataPlaneRole::RealServer,
-            },
+            role: want.role,
             ipvs_present: kernel.ipvs_present(),
             external: want.announced.iter().map(|(addr, _)| *addr).collect(),
             services: want.ipvs.as_ref().map_or(0, |i| i.table.len()),
@@ -301,12 +299,8 @@ impl DataPlane {
 
 /// [`Kernel::apply`] bounded by [`APPLY_TIMEOUT`]; a pass that overran is an error naming the
 /// step it was stuck in.
-async fn apply_in_time(
-    kernel: &mut Kernel,
-    want: &NodeDesired,
-    state: &ClusterState,
-) -> anyhow::Result<()> {
-    match tokio::time::timeout(APPLY_TIMEOUT, kernel.apply(want, state)).await {
+async fn apply_in_time(kernel: &mut Kernel, want: &NodeDesired) -> anyhow::Result<()> {
+    match tokio::time::timeout(APPLY_TIMEOUT, kernel.apply(want)).await {
         Ok(result) => result,
         Err(_) => {
             let step = kernel.step;

@@ -8,11 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use ssinet_api::ClusterState;
-use ssinet_ipvs::{IpvsClient, PlanOptions, Reconciler, SyncDaemon};
+use ssinet_ipvs::{IpvsClient, Ownership, PlanOptions, Reconciler, SyncDaemon};
 use ssinet_netconf::{GarpBurst, Manager};
 
-use super::desired::{NodeDesired, NodeRole, ownership};
+use super::desired::NodeDesired;
 use super::guard::FenceGuard;
 
 /// IPVS services on these addresses were programmed by this agent at some time; kept across
@@ -111,17 +110,17 @@ impl Kernel {
         }
     }
 
-    /// Brings the kernel to `want`. Addresses go first when giving up the director role (the
-    /// fence), IPVS first when taking it (the table is ready before traffic arrives).
-    pub async fn apply(&mut self, want: &NodeDesired, state: &ClusterState) -> anyhow::Result<()> {
-        let result = if want.role == NodeRole::Director {
-            match self.apply_ipvs(want, state).await {
+    /// Brings the kernel to `want`. Addresses go first when not claiming the CVIPs (the
+    /// fence), IPVS first when claiming them (the table is ready before traffic arrives).
+    pub async fn apply(&mut self, want: &NodeDesired) -> anyhow::Result<()> {
+        let result = if want.claims_cvips {
+            match self.apply_ipvs(want).await {
                 Ok(()) => self.apply_net(want).await,
                 Err(e) => Err(e),
             }
         } else {
             match self.apply_net(want).await {
-                Ok(()) => self.apply_ipvs(want, state).await,
+                Ok(()) => self.apply_ipvs(want).await,
                 Err(e) => Err(e),
             }
         };
@@ -146,7 +145,7 @@ impl Kernel {
         // Checked again right before the kernel call: a pass computed before the agent was
         // frozen must not claim on resume after its fence ran out (the guard would withdraw
         // it, but a moment of two owners and a stray gratuitous ARP would have been seen).
-        if want.role == NodeRole::Director
+        if want.claims_cvips
             && let Some(until) = self.guard.as_ref().and_then(FenceGuard::lease)
             && std::time::Instant::now() >= until
         {
@@ -178,7 +177,7 @@ impl Kernel {
         Ok(())
     }
 
-    async fn apply_ipvs(&mut self, want: &NodeDesired, state: &ClusterState) -> anyhow::Result<()> {
+    async fn apply_ipvs(&mut self, want: &NodeDesired) -> anyhow::Result<()> {
         let (Some(ipvs), Some(desired)) = (&mut self.ipvs, &want.ipvs) else {
             return Ok(());
         };
@@ -198,16 +197,13 @@ impl Kernel {
             ipvs.loaded_schedulers
                 .extend(needed.iter().map(|s| s.name().to_string()));
         }
-        let cvips: BTreeSet<IpAddr> = state.config.cvip_conf.cvips.iter().map(|c| c.ip).collect();
-        if !cvips.is_subset(&ipvs.owned) {
-            ipvs.owned.extend(cvips.iter().copied());
+        // Owned once, owned until cleaned up: kept across restarts.
+        if !desired.owned.is_subset(&ipvs.owned) {
+            ipvs.owned.extend(desired.owned.iter().copied());
             write_owned(&self.data_dir, &ipvs.owned);
         }
-        let health = state.config.cvip_conf.health_check();
-        ipvs.reconciler.options = PlanOptions {
-            drain: Some(Duration::from_millis(u64::from(health.drain_ms))),
-        };
-        let owned = ownership(&state.config, &ipvs.owned);
+        ipvs.reconciler.options = desired.options;
+        let owned = Ownership::addresses(ipvs.owned.iter().copied());
         self.step = "reconciling the IPVS table";
         let report = ipvs
             .reconciler

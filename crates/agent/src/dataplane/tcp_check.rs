@@ -160,7 +160,7 @@ mod tests {
                 .ip(&["addr", "add", &format!("10.200.0.{n}/32"), "dev", "lo"])
                 .unwrap();
         }
-        let state = crate::director::desired::tests::state("DR", &[1, 2, 3]);
+        let state = crate::dataplane::desired::tests::state("DR", &[1, 2, 3]);
         netns
             .run(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread()
