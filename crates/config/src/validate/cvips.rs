@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::{Check, on_line};
+use super::{Check, File, on_line};
 use crate::model::NodeId;
 use crate::spans::CvipSpans;
 
@@ -13,7 +13,8 @@ pub(super) fn check(check: &mut Check<'_>) {
     let conf = &config.cvip_conf;
     if conf.cvips.is_empty() {
         let at = check.in_cvip_conf(|s| s.root);
-        check.cvip_conf_error(
+        check.error(
+            File::CvipConf,
             at,
             "<cvips>",
             "no <cvip> defined".into(),
@@ -37,7 +38,8 @@ pub(super) fn check(check: &mut Check<'_>) {
             at(|c| c.gateway),
         );
         if let Some(first_at) = seen_ips.get(&cvip.ip) {
-            check.cvip_conf_error(
+            check.error(
+                File::CvipConf,
                 ip_at,
                 "<cvip>/<ip_addr>",
                 format!("CVIP {} is already defined{}", cvip.ip, on_line(*first_at)),
@@ -47,8 +49,9 @@ pub(super) fn check(check: &mut Check<'_>) {
             seen_ips.insert(cvip.ip, ip_at);
         }
         if let Some(owner) = node_of_ip.get(&cvip.ip) {
-            let clustertab = check.clustertab_file().to_owned();
-            check.cvip_conf_error(
+            let clustertab = check.file(File::Clustertab).to_owned();
+            check.error(
+                File::CvipConf,
                 ip_at,
                 "<cvip>/<ip_addr>",
                 format!(
@@ -61,7 +64,8 @@ pub(super) fn check(check: &mut Check<'_>) {
         if let Some(gateway) = cvip.gateway
             && gateway.is_ipv4() != cvip.ip.is_ipv4()
         {
-            check.cvip_conf_error(
+            check.error(
+                File::CvipConf,
                 gateway_at,
                 "<cvip>/<gateway>",
                 format!(
@@ -72,7 +76,8 @@ pub(super) fn check(check: &mut Check<'_>) {
             );
         }
         if cvip.directors.is_empty() {
-            check.cvip_conf_error(
+            check.error(
+                File::CvipConf,
                 element_at,
                 "<cvip>",
                 format!("CVIP {} has no <director_node>", cvip.ip),
@@ -88,13 +93,8 @@ pub(super) fn check(check: &mut Check<'_>) {
 fn check_members(check: &mut Check<'_>, i: usize) {
     let config = check.config;
     let cvip = &config.cvip_conf.cvips[i];
-    let known: BTreeSet<NodeId> = config.clustertab.nodes.iter().map(|n| n.num).collect();
-    let known_list = known
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let clustertab = check.clustertab_file().to_owned();
+    let (known, known_list) = check.known_nodes();
+    let clustertab = check.file(File::Clustertab).to_owned();
     let mut seen = BTreeSet::new();
     for (j, director) in cvip.directors.iter().enumerate() {
         let spans = check
@@ -110,7 +110,8 @@ fn check_members(check: &mut Check<'_>, i: usize) {
         );
         const FIELD: &str = "<cvip>/<director_node>/<node_num>";
         if !known.contains(&director.node) {
-            check.cvip_conf_error(
+            check.error(
+                File::CvipConf,
                 num_at,
                 FIELD,
                 format!("node {} is not in {clustertab}", director.node),
@@ -118,7 +119,8 @@ fn check_members(check: &mut Check<'_>, i: usize) {
             );
         }
         if !seen.insert(director.node) {
-            check.cvip_conf_error(
+            check.error(
+                File::CvipConf,
                 num_at,
                 FIELD,
                 format!(
@@ -149,7 +151,8 @@ fn check_members(check: &mut Check<'_>, i: usize) {
             check.in_cvip_conf(|s| s.cvips.get(i).and_then(|c| c.real_servers.get(j).copied()));
         const FIELD: &str = "<cvip>/<real_server_node>/<node_num>";
         if !known.contains(node) {
-            check.cvip_conf_error(
+            check.error(
+                File::CvipConf,
                 at,
                 FIELD,
                 format!("node {node} is not in {clustertab}"),
@@ -157,7 +160,8 @@ fn check_members(check: &mut Check<'_>, i: usize) {
             );
         }
         if !seen.insert(*node) {
-            check.cvip_conf_error(
+            check.error(
+                File::CvipConf,
                 at,
                 FIELD,
                 format!(
@@ -197,7 +201,8 @@ fn check_interface(
     name: &str,
 ) {
     if let Some(problem) = interface_name_problem(name) {
-        check.cvip_conf_error(
+        check.error(
+            File::CvipConf,
             at,
             field,
             format!("interface name {name:?} is not valid: {problem}"),
@@ -226,7 +231,7 @@ fn check_director_sets(check: &mut Check<'_>) {
         };
         let first_at = check.in_cvip_conf(|s| s.cvips.get(i).map(|c| c.element));
         let at = check.in_cvip_conf(|s| s.cvips.get(j).map(|c| c.element));
-        check.cvip_conf_error(
+        check.error(File::CvipConf,
             at,
             "<cvip>/<director_node>",
             format!(

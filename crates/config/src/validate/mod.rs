@@ -8,7 +8,9 @@ mod nodes;
 mod services;
 
 use crate::diag::{Diagnostic, Diagnostics, Position};
-use crate::model::{ClusterConfig, Routing};
+use std::collections::BTreeSet;
+
+use crate::model::{ClusterConfig, NodeId, Routing};
 use crate::spans::{ClustertabSpans, CvipConfSpans, LvsRoutingSpans, SourceMap};
 use crate::{DEFAULT_CLUSTERTAB_PATH, DEFAULT_CVIP_CONF_PATH, DEFAULT_LVS_ROUTING_PATH};
 
@@ -40,26 +42,32 @@ pub(crate) struct Check<'a> {
     pub diagnostics: Diagnostics,
 }
 
+/// Which of the operator's files a diagnostic points into.
+#[derive(Clone, Copy)]
+pub(crate) enum File {
+    Clustertab,
+    CvipConf,
+    LvsRouting,
+}
+
 impl Check<'_> {
-    pub fn clustertab_file(&self) -> &str {
-        self.sources
-            .clustertab
-            .as_ref()
-            .map_or(DEFAULT_CLUSTERTAB_PATH, |s| &s.file)
-    }
-
-    pub fn cvip_conf_file(&self) -> &str {
-        self.sources
-            .cvip_conf
-            .as_ref()
-            .map_or(DEFAULT_CVIP_CONF_PATH, |s| &s.file)
-    }
-
-    pub fn lvs_routing_file(&self) -> &str {
-        self.sources
-            .lvs_routing
-            .as_ref()
-            .map_or(DEFAULT_LVS_ROUTING_PATH, |s| &s.file)
+    /// The path of `file` as the operator gave it, or its default path.
+    pub fn file(&self, file: File) -> &str {
+        let (read, default) = match file {
+            File::Clustertab => (
+                self.sources.clustertab.as_ref().map(|s| &s.file),
+                DEFAULT_CLUSTERTAB_PATH,
+            ),
+            File::CvipConf => (
+                self.sources.cvip_conf.as_ref().map(|s| &s.file),
+                DEFAULT_CVIP_CONF_PATH,
+            ),
+            File::LvsRouting => (
+                self.sources.lvs_routing.as_ref().map(|s| &s.file),
+                DEFAULT_LVS_ROUTING_PATH,
+            ),
+        };
+        read.map_or(default, String::as_str)
     }
 
     pub fn in_clustertab(
@@ -83,38 +91,27 @@ impl Check<'_> {
         self.sources.lvs_routing.as_ref().and_then(at)
     }
 
-    pub fn clustertab_error(
-        &mut self,
-        position: Option<Position>,
-        field: &str,
-        message: String,
-        expected: String,
-    ) {
-        let d =
-            Diagnostic::new(self.clustertab_file(), position, field, message).expected(expected);
-        self.diagnostics.push(d);
+    /// The clustertab's node numbers, and the same as a list for messages ("1, 2, 3").
+    pub fn known_nodes(&self) -> (BTreeSet<NodeId>, String) {
+        let known: BTreeSet<NodeId> = self.config.clustertab.nodes.iter().map(|n| n.num).collect();
+        let list = known
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        (known, list)
     }
 
-    pub fn cvip_conf_error(
+    /// Records a problem in `file` at `position`, with what was expected.
+    pub fn error(
         &mut self,
+        file: File,
         position: Option<Position>,
         field: &str,
         message: String,
         expected: String,
     ) {
-        let d = Diagnostic::new(self.cvip_conf_file(), position, field, message).expected(expected);
-        self.diagnostics.push(d);
-    }
-
-    pub fn lvs_routing_error(
-        &mut self,
-        position: Option<Position>,
-        field: &str,
-        message: String,
-        expected: String,
-    ) {
-        let d =
-            Diagnostic::new(self.lvs_routing_file(), position, field, message).expected(expected);
+        let d = Diagnostic::new(self.file(file), position, field, message).expected(expected);
         self.diagnostics.push(d);
     }
 }
@@ -134,8 +131,9 @@ fn check_routing(check: &mut Check<'_>) {
     if let (Some(a), Some(b)) = (in_conf, in_lvs)
         && a != b
     {
-        let lvs_file = check.lvs_routing_file().to_owned();
-        check.cvip_conf_error(
+        let lvs_file = check.file(File::LvsRouting).to_owned();
+        check.error(
+            File::CvipConf,
             conf_at,
             "<routing>",
             format!(
@@ -149,13 +147,13 @@ fn check_routing(check: &mut Check<'_>) {
     if in_conf.or(in_lvs) != Some(Routing::Nat) || lvs.and_then(|l| l.internal_gw).is_some() {
         return;
     }
-    let lvs_file = check.lvs_routing_file().to_owned();
+    let lvs_file = check.file(File::LvsRouting).to_owned();
     let message =
         format!("NAT routing needs an internal gateway, but {lvs_file} sets no LVS_INTERNAL_GW");
     let expected = format!("LVS_INTERNAL_GW=<ip> in {lvs_file}");
     if in_conf.is_some() {
-        check.cvip_conf_error(conf_at, "<routing>", message, expected);
+        check.error(File::CvipConf, conf_at, "<routing>", message, expected);
     } else {
-        check.lvs_routing_error(lvs_at, "LVS_ROUTING", message, expected);
+        check.error(File::LvsRouting, lvs_at, "LVS_ROUTING", message, expected);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{Check, on_line};
+use super::{Check, File, on_line};
 use crate::diag::Position;
 use crate::spans::NodeSpans;
 
@@ -11,7 +11,8 @@ pub(super) fn check(check: &mut Check<'_>) {
     let nodes = &check.config.clustertab.nodes;
     if nodes.is_empty() {
         let at = check.in_clustertab(|_| Some(Position { line: 1, column: 1 }));
-        check.clustertab_error(
+        check.error(
+            File::Clustertab,
             at,
             "file",
             "no nodes defined".into(),
@@ -31,7 +32,8 @@ pub(super) fn check(check: &mut Check<'_>) {
         );
         let device_at = check.in_clustertab(|s| s.nodes.get(i).and_then(|n| n.boot_device));
         if node.num.0 == 0 {
-            check.clustertab_error(
+            check.error(
+                File::Clustertab,
                 num_at,
                 "node number",
                 "node number 0 is not allowed".into(),
@@ -39,7 +41,8 @@ pub(super) fn check(check: &mut Check<'_>) {
             );
         }
         if let Some(first_at) = nums.get(&node.num) {
-            check.clustertab_error(
+            check.error(
+                File::Clustertab,
                 num_at,
                 "node number",
                 format!("node {} is already defined{}", node.num, on_line(*first_at)),
@@ -49,7 +52,8 @@ pub(super) fn check(check: &mut Check<'_>) {
             nums.insert(node.num, num_at);
         }
         if let Some((first_at, owner)) = ips.get(&node.ip) {
-            check.clustertab_error(
+            check.error(
+                File::Clustertab,
                 ip_at,
                 "interconnect IP",
                 format!(
@@ -63,7 +67,8 @@ pub(super) fn check(check: &mut Check<'_>) {
             ips.insert(node.ip, (ip_at, node.num));
         }
         if let Some((first_at, owner)) = macs.get(&node.mac) {
-            check.clustertab_error(
+            check.error(
+                File::Clustertab,
                 mac_at,
                 "MAC address",
                 format!(
@@ -77,7 +82,8 @@ pub(super) fn check(check: &mut Check<'_>) {
             macs.insert(node.mac, (mac_at, node.num));
         }
         match &node.boot_device {
-            None if node.init_capable => check.clustertab_error(
+            None if node.init_capable => check.error(
+                File::Clustertab,
                 init_at,
                 "boot device",
                 format!("node {} is init-capable but names no boot device", node.num),
@@ -88,7 +94,8 @@ pub(super) fn check(check: &mut Check<'_>) {
                     || device.contains('#')
                     || device.chars().any(|c| c.is_whitespace() || c.is_control()) =>
             {
-                check.clustertab_error(
+                check.error(
+                    File::Clustertab,
                     device_at,
                     "boot device",
                     format!("boot device {device:?} cannot be written in clustertab"),

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use super::{Check, on_line};
+use super::{Check, File, on_line};
 use crate::diag::Position;
-use crate::model::{MAX_WEIGHT, NodeId, Persistence, Scheduler};
+use crate::model::{MAX_WEIGHT, Persistence, Scheduler};
 use crate::spans::{PersistenceSpans, PortWeightSpans, SchedulerSpans};
 
 pub(super) fn check(check: &mut Check<'_>) {
@@ -78,19 +78,15 @@ pub(super) fn check(check: &mut Check<'_>) {
 
 fn check_port_weights(check: &mut Check<'_>) {
     let config = check.config;
-    let known: BTreeSet<NodeId> = config.clustertab.nodes.iter().map(|n| n.num).collect();
-    let known_list = known
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let clustertab = check.clustertab_file().to_owned();
+    let (known, known_list) = check.known_nodes();
+    let clustertab = check.file(File::Clustertab).to_owned();
     let weights = &config.cvip_conf.port_weights;
     for (i, pw) in weights.iter().enumerate() {
         let spans = spans_of(check, i);
         const PORTS: &str = "a port number 1-65535";
         if pw.start_port == 0 {
-            check.cvip_conf_error(
+            check.error(
+                File::CvipConf,
                 spans.map(|s| s.start_port),
                 "<port_weight>/<start_port>",
                 "port 0 cannot be load-balanced".into(),
@@ -98,7 +94,8 @@ fn check_port_weights(check: &mut Check<'_>) {
             );
         }
         if pw.end_port == 0 {
-            check.cvip_conf_error(
+            check.error(
+                File::CvipConf,
                 spans.map(|s| s.end_port),
                 "<port_weight>/<end_port>",
                 "port 0 cannot be load-balanced".into(),
@@ -106,7 +103,8 @@ fn check_port_weights(check: &mut Check<'_>) {
             );
         }
         if pw.start_port > pw.end_port {
-            check.cvip_conf_error(
+            check.error(
+                File::CvipConf,
                 spans.map(|s| s.start_port),
                 "<port_weight>/<start_port>",
                 format!(
@@ -117,7 +115,8 @@ fn check_port_weights(check: &mut Check<'_>) {
             );
         }
         if pw.weight > MAX_WEIGHT {
-            check.cvip_conf_error(
+            check.error(
+                File::CvipConf,
                 spans.map(|s| s.weight),
                 "<port_weight>/<weight>",
                 format!("weight {} is above what IPVS accepts", pw.weight),
@@ -127,7 +126,8 @@ fn check_port_weights(check: &mut Check<'_>) {
         if let Some(node) = pw.node
             && !known.contains(&node)
         {
-            check.cvip_conf_error(
+            check.error(
+                File::CvipConf,
                 spans.and_then(|s| s.node_num),
                 "<port_weight>/<node_num>",
                 format!("node {node} is not in {clustertab}"),
@@ -145,7 +145,8 @@ fn check_port_weights(check: &mut Check<'_>) {
                 || "default ranges".to_owned(),
                 |n| format!("overrides for node {n}"),
             );
-            check.cvip_conf_error(
+            check.error(
+                File::CvipConf,
                 spans.map(|s| s.element),
                 "<port_weight>",
                 format!(
@@ -192,7 +193,8 @@ fn check_scheduler(
             } else {
                 format!("one of: {}", fitting.join(", "))
             };
-            check.cvip_conf_error(
+            check.error(
+                File::CvipConf,
                 at,
                 field,
                 format!(
@@ -204,7 +206,8 @@ fn check_scheduler(
             );
         }
         if !seen.insert(flag.as_str()) {
-            check.cvip_conf_error(
+            check.error(
+                File::CvipConf,
                 at,
                 field,
                 format!("flag {flag} is given twice"),
@@ -222,7 +225,8 @@ fn check_persistence(
     field: &str,
 ) {
     if persistence.timeout_secs == 0 {
-        check.cvip_conf_error(
+        check.error(
+            File::CvipConf,
             spans.map(|s| s.timeout),
             &format!("{field}/<timeout>"),
             "a persistence timeout of 0 seconds keeps no affinity".into(),
@@ -233,7 +237,8 @@ fn check_persistence(
     if let Some(prefix) = persistence.netmask_prefix
         && prefix > max
     {
-        check.cvip_conf_error(
+        check.error(
+            File::CvipConf,
             spans.and_then(|s| s.netmask),
             &format!("{field}/<netmask>"),
             format!(
@@ -290,6 +295,12 @@ fn check_health(check: &mut Check<'_>) {
         ));
     }
     for (at, name, message, expected) in problems {
-        check.cvip_conf_error(at, &format!("<health_check>/<{name}>"), message, expected);
+        check.error(
+            File::CvipConf,
+            at,
+            &format!("<health_check>/<{name}>"),
+            message,
+            expected,
+        );
     }
 }
