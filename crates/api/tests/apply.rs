@@ -128,6 +128,41 @@ fn a_cvip_equal_to_a_node_address_is_refused() {
 }
 
 #[test]
+fn a_cvip_equal_to_its_gateway_is_refused() {
+    let mut state = dr_state();
+    let problems = refused(
+        &mut state,
+        Command::AddCvip {
+            ip: "192.168.200.1".parse().unwrap(),
+            gateway: Some("192.168.200.1".parse().unwrap()),
+            directors: None,
+            real_servers: vec![],
+        },
+    );
+    assert_eq!(
+        problems,
+        [
+            "<cvip>/<ip_addr>: CVIP 192.168.200.1 is also its own <gateway> (expected a \
+             <gateway> that is another host: the router the CVIP's replies go through)"
+        ]
+    );
+}
+
+#[test]
+fn a_loopback_cvip_is_refused() {
+    let mut state = dr_state();
+    let problems = refused(&mut state, add_cvip("127.0.0.1"));
+    assert_eq!(
+        problems,
+        [
+            "<cvip>/<ip_addr>: CVIP 127.0.0.1 is a loopback address (127.0.0.0/8 or ::1) \
+             (expected a unicast address clients can reach: not unspecified (0.0.0.0, ::), \
+             loopback, multicast, link-local or 255.255.255.255)"
+        ]
+    );
+}
+
+#[test]
 fn a_duplicate_cvip_and_unshared_directors_are_refused() {
     let mut state = dr_state();
     let problems = refused(&mut state, add_cvip("192.168.200.10"));

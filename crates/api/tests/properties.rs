@@ -37,14 +37,18 @@ fn port() -> impl Strategy<Value = u16> {
     ]
 }
 
-/// CVIP candidates: free addresses, the example's CVIP, a node's address, an IPv6 one.
+/// CVIP candidates: free addresses, the example's CVIP and gateway, a node's address, an IPv6
+/// one, and addresses no CVIP or gateway may be.
 fn ip() -> impl Strategy<Value = IpAddr> {
     prop_oneof![
         Just("192.168.200.10"),
         Just("192.168.200.11"),
         Just("192.168.200.12"),
+        Just("192.168.200.1"),
         Just("10.0.0.1"),
         Just("fd00::10"),
+        Just("127.0.0.1"),
+        Just("fe80::1"),
     ]
     .prop_map(|s| s.parse().unwrap())
 }

@@ -25,7 +25,7 @@ pub use load::{ConfigPaths, LoadedConfig};
 pub use lvs_routing::{parse_lvs_routing, parse_lvs_routing_with_spans, to_lvs_routing_string};
 pub use model::*;
 pub use spans::SourceMap;
-pub use validate::interface_name_problem;
+pub use validate::{cvip_address_problem, gateway_address_problem, interface_name_problem};
 
 pub const DEFAULT_CLUSTERTAB_PATH: &str = "/etc/clustertab";
 pub const DEFAULT_CVIP_CONF_PATH: &str = "/etc/cvip.conf";

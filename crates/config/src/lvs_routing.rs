@@ -1,6 +1,7 @@
 //! `/etc/default/lvs_routing`: shell-style `LVS_ROUTING=NAT|DR` and `LVS_INTERNAL_GW=<ip>`.
-//! Quotes, `export` and `#` comments are accepted as a shell would read them; any other variable
-//! is an error, because a misspelt name would otherwise be silently ignored.
+//! Quotes, `export`, a trailing `;` (OpenSSI's documentation writes `LVS_INTERNAL_GW=<ip>;`) and
+//! `#` comments are accepted as a shell would read them; any other variable is an error, because a
+//! misspelt name would otherwise be silently ignored.
 
 use crate::diag::{Diagnostic, Diagnostics, LineIndex};
 use crate::model::{LvsRouting, Routing};
@@ -8,6 +9,9 @@ use crate::spans::LvsRoutingSpans;
 
 const ROUTING: &str = "LVS_ROUTING";
 const INTERNAL_GW: &str = "LVS_INTERNAL_GW";
+/// What the right-hand side of an assignment may be.
+const ONE_VALUE: &str =
+    "one value, optionally in matching quotes, then optionally ; and a # comment";
 
 /// Parses lvs_routing text; `file` names it in diagnostics.
 pub fn parse_lvs_routing(text: &str, file: &str) -> Result<LvsRouting, Diagnostics> {
@@ -56,10 +60,7 @@ pub fn parse_lvs_routing_with_spans(
         let value_text = match shell_value(rest) {
             Ok(v) => v,
             Err(message) => {
-                diagnostics.push(
-                    Diagnostic::new(file, at(rest), key, message)
-                        .expected("a value, optionally in matching quotes"),
-                );
+                diagnostics.push(Diagnostic::new(file, at(rest), key, message).expected(ONE_VALUE));
                 continue;
             }
         };
@@ -144,7 +145,10 @@ fn value_lead(rest: &str) -> usize {
 }
 
 /// The value of a shell assignment's right-hand side: one word, bare or quoted, then optional
-/// whitespace and comment (`X=a#b` is the word `a#b`, as in the shell).
+/// whitespace, one optional `;` (which ends the command, as in OpenSSI's own lvs_routing lines
+/// `LVS_INTERNAL_GW=<ip>;`) and an optional comment. As in the shell, `X=a#b` is the word `a#b`
+/// and `;` ends a bare word; anything after the `;` other than a comment would be another command,
+/// and is refused.
 fn shell_value(rest: &str) -> Result<String, String> {
     let (value, after) = match rest.chars().next() {
         Some(quote @ ('"' | '\'')) => {
@@ -155,12 +159,15 @@ fn shell_value(rest: &str) -> Result<String, String> {
             (&body[..end], &body[end + 1..])
         }
         _ => {
-            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            let end = rest
+                .find(|c: char| c.is_whitespace() || c == ';')
+                .unwrap_or(rest.len());
             (&rest[..end], &rest[end..])
         }
     };
     let after = after.trim_start();
-    if !after.is_empty() && !after.starts_with('#') {
+    let tail = after.strip_prefix(';').map_or(after, str::trim_start);
+    if !tail.is_empty() && !tail.starts_with('#') {
         return Err(format!("unexpected text after the value: {after:?}"));
     }
     Ok(value.to_owned())
@@ -194,6 +201,76 @@ mod tests {
         assert_eq!(v.internal_gw, Some("10.0.0.254".parse().unwrap()));
         let r = spans.routing.unwrap();
         assert_eq!((r.line, r.column), (2, 21));
+    }
+
+    #[test]
+    fn a_trailing_semicolon_ends_the_command_as_in_the_shell() {
+        let gw = |text: &str| parse_lvs_routing(text, "f").map(|v| v.internal_gw);
+        let expected = Some("10.0.0.254".parse().unwrap());
+        for text in [
+            "LVS_INTERNAL_GW=10.0.0.254;\n",
+            "LVS_INTERNAL_GW=\"10.0.0.254\";\n",
+            "LVS_INTERNAL_GW='10.0.0.254' ;\n",
+            "export LVS_INTERNAL_GW=10.0.0.254;  # the director's\n",
+            "LVS_INTERNAL_GW=10.0.0.254;# no space\n",
+            "LVS_INTERNAL_GW=10.0.0.254;\t\r\n",
+        ] {
+            assert_eq!(gw(text).unwrap(), expected, "{text:?}");
+        }
+        let (v, spans) =
+            parse_lvs_routing_with_spans("LVS_ROUTING=NAT;  # comment\nLVS_INTERNAL_GW=;\n", "f")
+                .unwrap();
+        assert_eq!(v.routing, Some(Routing::Nat));
+        // `X=;` is an empty assignment: unset, as without the `;`.
+        assert_eq!(v.internal_gw, None);
+        let r = spans.routing.unwrap();
+        assert_eq!((r.line, r.column), (1, 13));
+        // What `config export` writes stays the plain form.
+        let written = to_lvs_routing_string(&LvsRouting {
+            routing: Some(Routing::Nat),
+            internal_gw: expected,
+        });
+        assert!(
+            written.ends_with("LVS_ROUTING=NAT\nLVS_INTERNAL_GW=10.0.0.254\n"),
+            "{written}"
+        );
+    }
+
+    #[test]
+    fn text_after_the_semicolon_is_refused_and_named() {
+        for (text, message) in [
+            (
+                "LVS_INTERNAL_GW=10.0.0.254;rm\n",
+                "f:1:17: error in LVS_INTERNAL_GW: unexpected text after the value: \";rm\"",
+            ),
+            (
+                "LVS_INTERNAL_GW=10.0.0.254;;\n",
+                "f:1:17: error in LVS_INTERNAL_GW: unexpected text after the value: \";;\"",
+            ),
+            (
+                "LVS_ROUTING=\"NAT\"; LVS_INTERNAL_GW=1.2.3.4\n",
+                "f:1:13: error in LVS_ROUTING: unexpected text after the value: \
+                 \"; LVS_INTERNAL_GW=1.2.3.4\"",
+            ),
+        ] {
+            let err = parse_lvs_routing(text, "f").unwrap_err();
+            assert_eq!(err.len(), 1, "{err}");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "{message} (expected one value, optionally in matching quotes, then \
+                     optionally ; and a # comment)"
+                ),
+                "{text:?}"
+            );
+        }
+        // Inside quotes `;` is part of the value, as in the shell.
+        let err = parse_lvs_routing("LVS_INTERNAL_GW=\"10.0.0.254;\"\n", "f").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "f:1:18: error in LVS_INTERNAL_GW: invalid value \"10.0.0.254;\" \
+             (expected an IPv4 or IPv6 address)"
+        );
     }
 
     #[test]

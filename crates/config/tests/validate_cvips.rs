@@ -217,3 +217,114 @@ fn nat_needs_an_internal_gateway() {
         .is_empty()
     );
 }
+
+#[test]
+fn cvip_is_not_its_own_gateway() {
+    let cv = CVIP_CONF.replace("</ip_addr>", "</ip_addr><gateway>192.168.200.10</gateway>");
+    let d = validate(CLUSTERTAB, &cv, None);
+    let d = only(&d);
+    assert_eq!(
+        d.to_string(),
+        "cv:3:10: error in <cvip>/<ip_addr>: CVIP 192.168.200.10 is also its own <gateway> \
+         (expected a <gateway> that is another host: the router the CVIP's replies go through)"
+    );
+}
+
+#[test]
+fn cvip_is_not_the_nat_internal_gateway() {
+    let cv = cvip_conf_with("<routing>NAT</routing>");
+    let lvs =
+        "LVS_ROUTING=NAT\n# the director's interconnect address\nLVS_INTERNAL_GW=192.168.200.10;\n";
+    let d = validate(CLUSTERTAB, &cv, Some(lvs));
+    let d = only(&d);
+    assert_eq!((d.file.as_str(), at(d)), ("cv", (3, 10)));
+    assert_eq!(d.field, "<cvip>/<ip_addr>");
+    assert_eq!(
+        d.message,
+        "CVIP 192.168.200.10 is the NAT internal gateway (LVS_INTERNAL_GW in lvs on line 3)"
+    );
+    assert_eq!(
+        d.expected.as_deref(),
+        Some("a CVIP other than LVS_INTERNAL_GW, which the director holds on the interconnect")
+    );
+}
+
+#[test]
+fn cvip_is_an_address_clients_can_reach() {
+    for (addr, problem) in [
+        ("0.0.0.0", "the unspecified address (0.0.0.0 or ::)"),
+        ("127.0.0.1", "a loopback address (127.0.0.0/8 or ::1)"),
+        ("::1", "a loopback address (127.0.0.0/8 or ::1)"),
+        (
+            "224.0.0.18",
+            "a multicast address (224.0.0.0/4 or ff00::/8)",
+        ),
+        (
+            "169.254.0.10",
+            "a link-local address (169.254.0.0/16 or fe80::/10)",
+        ),
+        (
+            "fe80::10",
+            "a link-local address (169.254.0.0/16 or fe80::/10)",
+        ),
+        (
+            "255.255.255.255",
+            "the IPv4 broadcast address 255.255.255.255",
+        ),
+    ] {
+        let cv = CVIP_CONF.replace("192.168.200.10", addr);
+        let d = validate(CLUSTERTAB, &cv, None);
+        let d = only(&d);
+        assert_eq!(
+            d.to_string(),
+            format!(
+                "cv:3:10: error in <cvip>/<ip_addr>: CVIP {addr} is {problem} (expected a \
+                 unicast address clients can reach: not unspecified (0.0.0.0, ::), loopback, \
+                 multicast, link-local or 255.255.255.255)"
+            )
+        );
+    }
+    let problem = ssinet_config::cvip_address_problem;
+    assert_eq!(problem("192.168.200.10".parse().unwrap()), None);
+    assert_eq!(problem("fd00::10".parse().unwrap()), None);
+}
+
+#[test]
+fn gateway_is_a_unicast_address() {
+    for (addr, problem) in [
+        ("0.0.0.0", "the unspecified address (0.0.0.0 or ::)"),
+        ("127.0.0.1", "a loopback address (127.0.0.0/8 or ::1)"),
+        ("239.1.1.1", "a multicast address (224.0.0.0/4 or ff00::/8)"),
+        (
+            "255.255.255.255",
+            "the IPv4 broadcast address 255.255.255.255",
+        ),
+    ] {
+        let cv = CVIP_CONF.replace(
+            "</ip_addr>",
+            &format!("</ip_addr><gateway>{addr}</gateway>"),
+        );
+        let d = validate(CLUSTERTAB, &cv, None);
+        let d = only(&d);
+        assert_eq!(at(d), locate(&cv, "<gateway>", 0, 9));
+        assert_eq!(d.field, "<cvip>/<gateway>");
+        assert_eq!(
+            d.message,
+            format!("gateway {addr} of CVIP 192.168.200.10 is {problem}")
+        );
+        assert_eq!(
+            d.expected.as_deref(),
+            Some(
+                "a router's unicast address: not unspecified (0.0.0.0, ::), loopback, multicast \
+                 or 255.255.255.255"
+            )
+        );
+    }
+    // A link-local gateway is how IPv6 routers are usually reached; a subnet's own gateway is fine.
+    let v6 = "<cvip><ip_addr>2001:db8::10</ip_addr><gateway>fe80::1</gateway>\
+        <director_node><node_num>1</node_num><garp_interface>eth1</garp_interface></director_node>\
+        <director_node><node_num>2</node_num><garp_interface>eth1</garp_interface></director_node></cvip>";
+    assert!(validate(CLUSTERTAB, &cvip_conf_with(v6), None).is_empty());
+    let cv = CVIP_CONF.replace("</ip_addr>", "</ip_addr><gateway>192.168.200.1</gateway>");
+    assert!(validate(CLUSTERTAB, &cv, None).is_empty());
+}

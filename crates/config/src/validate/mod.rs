@@ -3,7 +3,7 @@
 //! Raft state machine, where they must be deterministic: every rule iterates in model order.
 
 mod cvips;
-pub use cvips::interface_name_problem;
+pub use cvips::{cvip_address_problem, gateway_address_problem, interface_name_problem};
 mod nodes;
 mod services;
 
