@@ -83,15 +83,23 @@ fn service_on(addrs: &'static [&'static str]) -> impl Strategy<Value = Service> 
         })
 }
 
+/// Destinations on distinct addresses: `ipvsadm` gives a direct-routed destination the
+/// service's port (the packet keeps it), so two DR destinations on one address with different
+/// ports would be one destination to `ipvsadm -R` ("Destination already exists") and the
+/// restored starting table would fail to load.
 fn dests() -> impl Strategy<Value = Vec<Destination>> {
     proptest::collection::btree_map(
-        (1u8..6, prop_oneof![Just(80u16), Just(8080)]),
-        (proptest::bool::ANY, 0u32..4),
+        1u8..6,
+        (
+            prop_oneof![Just(80u16), Just(8080)],
+            proptest::bool::ANY,
+            0u32..4,
+        ),
         0..4,
     )
     .prop_map(|m| {
         m.into_iter()
-            .map(|((a, p), (dr, w))| {
+            .map(|(a, (p, dr, w))| {
                 let fwd = if dr {
                     Forwarding::DirectRoute
                 } else {
