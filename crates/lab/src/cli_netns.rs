@@ -422,6 +422,18 @@ fn exec(target: &str, lab: LabArg, command: &[String]) -> anyhow::Result<ExitCod
     // `ip netns exec` also gives the command the namespace's view of /sys, as a person expects.
     let mut process = std::process::Command::new("ip");
     process.args(["netns", "exec", &namespace]).args(command);
+    // `cvipctl`, `ssi-exec` and `ssinetd` by name are the ones built beside this program, as
+    // `up`'s hints write them.
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        let mut path = std::ffi::OsString::from(dir);
+        if let Some(inherited) = std::env::var_os("PATH") {
+            path.push(":");
+            path.push(inherited);
+        }
+        process.env("PATH", path);
+    }
     // On a node, `cvipctl` and `ssi-exec` find that node's agent.
     if let Ok(node) = target.parse::<u8>() {
         process

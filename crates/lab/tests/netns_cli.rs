@@ -226,6 +226,12 @@ fn up_starts_a_cluster_that_cvipctl_reaches_and_down_ends_it() {
         [1, 2].contains(&leader),
         "a director-capable leader: {status}"
     );
+    // By name too, as `up`'s hints write it: the one beside ssinet-lab.
+    let by_name: serde_json::Value = serde_json::from_str(&ok(&[
+        "exec", "2", "--lab", &name, "--", "cvipctl", "--json", "status",
+    ]))
+    .unwrap();
+    assert_eq!(by_name["node"], 2, "node 2's own agent answered: {by_name}");
     let addresses = ok(&[
         "exec",
         &leader.to_string(),
