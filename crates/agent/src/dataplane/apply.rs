@@ -113,7 +113,7 @@ impl Kernel {
     /// Brings the kernel to `want`. Addresses go first when not claiming the CVIPs (the
     /// fence), IPVS first when claiming them (the table is ready before traffic arrives).
     pub async fn apply(&mut self, want: &NodeDesired) -> anyhow::Result<()> {
-        let result = if want.claims_cvips {
+        let result = if want.claims_cvips() {
             match self.apply_ipvs(want).await {
                 Ok(()) => self.apply_net(want).await,
                 Err(e) => Err(e),
@@ -145,7 +145,7 @@ impl Kernel {
         // Checked again right before the kernel call: a pass computed before the agent was
         // frozen must not claim on resume after its fence ran out (the guard would withdraw
         // it, but a moment of two owners and a stray gratuitous ARP would have been seen).
-        if want.claims_cvips
+        if want.claims_cvips()
             && let Some(until) = self.guard.as_ref().and_then(FenceGuard::lease)
             && std::time::Instant::now() >= until
         {

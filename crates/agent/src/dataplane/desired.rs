@@ -32,15 +32,20 @@ pub struct Local {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeDesired {
     pub role: DataPlaneRole,
-    /// The pass takes or keeps the CVIPs (the director): IPVS is programmed before the
-    /// addresses appear, and nothing is claimed once the fence has expired. Otherwise the
-    /// addresses go first.
-    pub claims_cvips: bool,
     pub net: NetConfig,
     /// `None` when IPVS is absent: the controller leaves IPVS alone entirely.
     pub ipvs: Option<IpvsDesired>,
     /// CVIPs held on an external interface (to announce), with that interface.
     pub announced: Vec<(IpAddr, String)>,
+}
+
+impl NodeDesired {
+    /// The pass takes or keeps the CVIPs (the director): IPVS is programmed before the
+    /// addresses appear, and nothing is claimed once the fence has expired. Otherwise the
+    /// addresses go first.
+    pub fn claims_cvips(&self) -> bool {
+        self.role == DataPlaneRole::Director
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +95,6 @@ pub fn desired(
     let mut net = NetConfig::default();
     let mut announced = Vec::new();
     let cvips = &config.cvip_conf.cvips;
-    let claims_cvips = role == DataPlaneRole::Director;
     match role {
         DataPlaneRole::Director => {
             for cvip in cvips {
@@ -192,7 +196,6 @@ pub fn desired(
     });
     NodeDesired {
         role,
-        claims_cvips,
         net,
         ipvs,
         announced,

@@ -256,9 +256,9 @@ fn a_director_capable_node_directs_only_when_allowed_and_stands_by_otherwise() {
 #[test]
 fn only_the_director_claims_the_cvips() {
     let s = state("DR", &[1, 2, 3]);
-    assert!(desired(&s, &local(1), DataPlaneRole::Director, &all()).claims_cvips);
-    assert!(!desired(&s, &local(2), DataPlaneRole::Standby, &all()).claims_cvips);
-    assert!(!desired(&s, &local(3), DataPlaneRole::RealServer, &all()).claims_cvips);
+    assert!(desired(&s, &local(1), DataPlaneRole::Director, &all()).claims_cvips());
+    assert!(!desired(&s, &local(2), DataPlaneRole::Standby, &all()).claims_cvips());
+    assert!(!desired(&s, &local(3), DataPlaneRole::RealServer, &all()).claims_cvips());
 }
 
 #[test]
